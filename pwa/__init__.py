@@ -1,0 +1,1 @@
+"""The offline web app (PWA), served by Flask."""

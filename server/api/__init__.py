@@ -1,0 +1,1 @@
+"""HTTP views. Each module holds a blueprint; the factory registers them all."""

@@ -1,0 +1,1 @@
+"""Authentication: device-bound sessions with short access and rotating refresh tokens."""

