@@ -25,7 +25,9 @@ fi
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
   echo "installing Python packages (first time: several minutes)"
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r requirements.txt
+  # (This machine's pip config names local package folders that may be missing: hide that noise.)
+  quiet() { "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
+  quiet .venv/bin/pip install -q --upgrade pip
+  quiet .venv/bin/pip install -q -r requirements.txt
   echo "$want" > .venv/.requirements.sha256
 fi
