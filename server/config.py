@@ -71,6 +71,11 @@ def from_env(env=None, instance_dir=None) -> dict:
         "MAX_CONTENT_LENGTH": parse_int("MAX_BODY_BYTES", get("MAX_BODY_BYTES", str(8 * 1024 * 1024)), 1024),
         "SYNC_MAX_OPS": parse_int("SYNC_MAX_OPS", get("SYNC_MAX_OPS", "500"), 1),
         "DEMO_SEED": parse_bool("DEMO_SEED", get("DEMO_SEED", "false")),
+        # The contact the push services see in VAPID tokens (RFC 8292 "sub").
+        "VAPID_SUBJECT": get("VAPID_SUBJECT", "mailto:ops@danbing.invalid"),
+        # Seconds before the 2nd, 3rd and 4th try of a push the service answered 429/5xx.
+        "PUSH_RETRY_BACKOFF": [parse_int("PUSH_RETRY_BACKOFF", v, 0)
+                               for v in get("PUSH_RETRY_BACKOFF", "5,30,120").split(",")],
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }

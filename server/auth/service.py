@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from blinker import Namespace
 from sqlalchemy import func, select
 
 from ..clock import utcnow
@@ -14,6 +15,11 @@ from ..errors import Forbidden, NotFound, RateLimited, Unauthorized
 from ..extensions import db
 from ..models import AuthSession, AuthToken, Device, LoginFailure, User
 from ..models.jurisdiction import covers
+
+
+_signals = Namespace()
+# Sent inside the revoking transaction, so listeners (push subscriptions) commit with it.
+device_revoked = _signals.signal("device-revoked")
 
 
 def _hash(token: str) -> str:
@@ -149,5 +155,6 @@ def revoke_device(device_id: str, admin: User):
     for s in db.session.scalars(select(AuthSession).where(AuthSession.device_pk == device.id,
                                                          AuthSession.revoked_at.is_(None))):
         _revoke_session(s, "device_revoked", now)
+    device_revoked.send(None, device=device)
     db.session.commit()
     return device

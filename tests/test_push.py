@@ -1,0 +1,116 @@
+"""Web push through a real RQ worker to a push service on loopback that checks VAPID and
+decrypts the payload with real RFC 8291 crypto."""
+import pytest
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from push import delivery
+from push.models import PushSubscription
+from server.extensions import db
+from server.queue import get_redis
+from tests.conftest import assert_problem
+from tests.push_service import PushService
+
+
+@pytest.fixture
+def push_service(app):
+    app.config["PUSH_RETRY_BACKOFF"] = [0, 0, 0]
+    get_redis().delete("rq:queue:push")
+    with PushService() as service:
+        yield service
+
+
+def run_push_worker():
+    SimpleWorker(["push"], connection=get_redis()).work(burst=True)
+
+
+def subscribe(client, auth, service, username, name=None):
+    sub = service.subscribe(name or username)
+    r = client.post("/api/v1/push/subscriptions", json=sub.json(), headers=auth.headers(username))
+    assert r.status_code == 201, r.get_json()
+    return sub
+
+
+def test_vapid_public_key_is_served_and_stable(client):
+    k1 = client.get("/api/v1/push/vapid-public-key").get_json()["public_key"]
+    k2 = client.get("/api/v1/push/vapid-public-key").get_json()["public_key"]
+    assert k1 == k2 and len(k1) == 87  # 65-byte uncompressed P-256 point, base64url
+
+
+def test_notification_arrives_signed_and_encrypted(client, auth, demo, push_service):
+    subscribe(client, auth, push_service, "zhifa1")
+    msg = delivery.message("assignment", "新的处置单", "平山县华兴化工有限公司 储罐区隐患，限期 2026-12-01", "/#/hazards/x",
+                           severity="high")
+    assert delivery.notify([demo["zhifa1"].id], msg) == 1
+    run_push_worker()
+    assert push_service.rejected == []
+    [got] = push_service.received
+    assert got["payload"]["title"] == "新的处置单" and got["payload"]["kind"] == "assignment"
+    assert got["urgency"] == "high" and int(got["ttl"]) > 0
+
+
+def test_resubscribe_replaces_the_device_subscription(client, auth, demo, push_service):
+    subscribe(client, auth, push_service, "zhifa1", "old")
+    subscribe(client, auth, push_service, "zhifa1", "new")
+    endpoints = db.session.scalars(select(PushSubscription.endpoint)).all()
+    assert [e.rsplit("/", 1)[-1] for e in endpoints] == ["new"]
+
+
+def test_gone_subscriptions_are_removed(client, auth, demo, push_service):
+    subscribe(client, auth, push_service, "zhifa1")
+    subscribe(client, auth, push_service, "zhifa2")
+    push_service.answer("zhifa1", 410)
+    push_service.answer("zhifa2", 404)
+    delivery.notify([demo["zhifa1"].id, demo["zhifa2"].id], delivery.message("warning", "预警", "测试", "/"))
+    run_push_worker()
+    assert db.session.scalars(select(PushSubscription)).all() == []
+
+
+def test_429_and_5xx_are_retried_until_delivered(client, auth, demo, push_service):
+    subscribe(client, auth, push_service, "zhifa1")
+    push_service.answer("zhifa1", 429, 503)
+    delivery.notify([demo["zhifa1"].id], delivery.message("overdue", "处置单逾期", "已逾期 1 天", "/"))
+    run_push_worker()
+    assert len(push_service.received) == 1
+    assert db.session.scalars(select(PushSubscription)).one().last_success_at is not None
+
+
+def test_retries_are_bounded(client, auth, demo, push_service):
+    subscribe(client, auth, push_service, "zhifa1")
+    push_service.answer("zhifa1", *([500] * 10))
+    delivery.notify([demo["zhifa1"].id], delivery.message("overdue", "处置单逾期", "x", "/"))
+    run_push_worker()
+    assert push_service.received == []
+    assert push_service.answers["zhifa1"] == [500] * (10 - delivery.MAX_ATTEMPTS)
+
+
+def test_opted_out_kind_is_not_sent(client, auth, demo, push_service):
+    subscribe(client, auth, push_service, "zhifa1")
+    r = client.put("/api/v1/push/preferences", json={"enabled": {"warning": False}}, headers=auth.headers("zhifa1"))
+    assert r.get_json()["preferences"]["warning"]["enabled"] is False
+    assert delivery.notify([demo["zhifa1"].id], delivery.message("warning", "预警", "x", "/")) == 0
+    assert delivery.notify([demo["zhifa1"].id], delivery.message("assignment", "处置单", "x", "/")) == 1
+
+
+def test_area_notification_reaches_nobody_in_another_jurisdiction(client, auth, demo, push_service):
+    subscribe(client, auth, push_service, "wangge")     # 平山县 东关村
+    subscribe(client, auth, push_service, "yuanshi")    # 元氏县
+    n = delivery.notify_jurisdiction("130131", delivery.message("warning", "暴雨红色预警", "请立即转移", "/", "high",
+                                                                 level="red"))
+    run_push_worker()
+    assert n == 1 and [m["name"] for m in push_service.received] == ["wangge"]
+
+
+def test_revoked_device_loses_its_subscription(client, auth, demo, push_service):
+    body = auth.login("zhifa1", device_id="lost-phone-9")
+    sub = push_service.subscribe("lost")
+    client.post("/api/v1/push/subscriptions", json=sub.json(),
+                headers={"Authorization": f"Bearer {body['access_token']}"})
+    client.post("/api/v1/devices/lost-phone-9/revoke", headers=auth.headers("admin"))
+    assert db.session.scalars(select(PushSubscription)).all() == []
+
+
+def test_bad_subscription_and_preferences_are_422(client, auth, demo):
+    h = auth.headers("zhifa1")
+    assert_problem(client.post("/api/v1/push/subscriptions", json={"endpoint": "not a url"}, headers=h), 422)
+    assert_problem(client.put("/api/v1/push/preferences", json={"enabled": {"spam": True}}, headers=h), 422)
