@@ -47,6 +47,12 @@ def _app(tmp_path_factory):
         from server.queue import get_redis
         get_redis().flushdb()
     yield app
+    if not app.config["REDIS_URL"]:
+        # Stop the embedded redis-server this run started, so no process outlives the tests.
+        try:
+            get_redis(app).shutdown(nosave=True)
+        except Exception:
+            pass
 
 
 def _empty_tables():
