@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install.sh
 export FLASK_APP=wsgi YOLO_OFFLINE=1
 PORT=${PORT:-8000}
-.venv/bin/flask db upgrade
+.venv/bin/flask db upgrade heads
 .venv/bin/flask demo seed --if-empty
 .venv/bin/flask worker &
 worker=$!

@@ -33,9 +33,12 @@ def create_app(config=None):
 
 def _subsystems():
     """Subsystems outside ``server/`` that plug in with ``init_app`` (sync, media, ...)."""
+    # Order matters: sync first (its default entities), domain modules re-register theirs
+    # after it, the PWA's catch-all route last.
     import push
+    import sync
     from pwa import web
-    return [push, web]
+    return [sync, push, web]
 
 
 def _root():

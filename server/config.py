@@ -70,6 +70,9 @@ def from_env(env=None, instance_dir=None) -> dict:
         "LOGIN_FAILURE_WINDOW": parse_int("LOGIN_FAILURE_WINDOW", get("LOGIN_FAILURE_WINDOW", "900"), 1),
         "MAX_CONTENT_LENGTH": parse_int("MAX_BODY_BYTES", get("MAX_BODY_BYTES", str(8 * 1024 * 1024)), 1024),
         "SYNC_MAX_OPS": parse_int("SYNC_MAX_OPS", get("SYNC_MAX_OPS", "500"), 1),
+        # A push body beyond this is refused with 413 (media travel separately).
+        "SYNC_MAX_BODY_BYTES": parse_int("SYNC_MAX_BODY_BYTES", get("SYNC_MAX_BODY_BYTES", str(4 * 1024 * 1024)), 1024),
+        "SYNC_PULL_MAX": parse_int("SYNC_PULL_MAX", get("SYNC_PULL_MAX", "1000"), 1),
         "DEMO_SEED": parse_bool("DEMO_SEED", get("DEMO_SEED", "false")),
         # The contact the push services see in VAPID tokens (RFC 8292 "sub").
         "VAPID_SUBJECT": get("VAPID_SUBJECT", "mailto:ops@danbing.invalid"),

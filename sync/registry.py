@@ -70,6 +70,9 @@ class EntityType:
     visible: Optional[Callable[[Any], Any]] = None
     # Which roles may create this entity at all (None: any authenticated role).
     create_roles: Optional[frozenset] = None
+    # Roles that own the workflow fields: on an overlapping edit their later value wins
+    # like a content edit; anyone else's overlapping workflow edit loses to the server's.
+    workflow_roles: frozenset = frozenset({"supervisor", "admin"})
 
 
 _REGISTRY: dict = {}

@@ -43,7 +43,7 @@ def _app(tmp_path_factory):
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         from flask_migrate import upgrade
-        upgrade()
+        upgrade(revision="heads")  # each subsystem may add a migration branch
         from server.queue import get_redis
         get_redis().flushdb()
     yield app
@@ -131,3 +131,49 @@ def assert_problem(resp, status):
     body = resp.get_json()
     assert body["status"] == status and body["title"] and body["detail"]
     return body
+
+
+# ---------------------------------------------------------------- sync (issue #3)
+
+class SyncDevice:
+    """One phone talking the sync protocol through the real API."""
+
+    def __init__(self, client, auth, username):
+        self.client, self.username = client, username
+        login = auth.login(username)
+        self.device_id = login["device_id"]
+        self.headers = {"Authorization": f"Bearer {login['access_token']}"}
+        self.user_id = login["user"]["id"]
+        self.cursor = None
+
+    @staticmethod
+    def op(entity="hazard", record_id=None, op="upsert", base_version=None, data=None, op_id=None):
+        return {"op_id": op_id or str(uuid.uuid4()), "entity": entity, "id": record_id or str(uuid.uuid4()),
+                "op": op, "base_version": base_version, "data": data}
+
+    def push(self, *ops, expect=200):
+        r = self.client.post("/api/v1/sync/push", headers=self.headers,
+                             json={"device_id": self.device_id, "ops": list(ops)})
+        assert r.status_code == expect, r.get_data(as_text=True)[:800]
+        return r.get_json()
+
+    def pull_all(self, limit=500):
+        """Pull until has_more is false; returns the changes in order."""
+        changes = []
+        while True:
+            q = {"limit": limit}
+            if self.cursor:
+                q["cursor"] = self.cursor
+            r = self.client.get("/api/v1/sync/pull", headers=self.headers, query_string=q)
+            assert r.status_code == 200, r.get_data(as_text=True)[:800]
+            body = r.get_json()
+            changes += body["changes"]
+            self.cursor = body["cursor"]
+            if not body["has_more"]:
+                return changes
+
+
+@pytest.fixture
+def device(client, auth):
+    """``device("wangge")`` logs a phone in and returns a SyncDevice."""
+    return lambda username: SyncDevice(client, auth, username)
