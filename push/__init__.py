@@ -8,5 +8,7 @@ reaches the device through its next pull.
 def init_app(app):
     from . import models, views  # noqa: F401  (tables, routes)
     from .subscriptions import connect_signals
+    from .warnings import register
+    register()
     app.register_blueprint(views.bp)
     connect_signals()

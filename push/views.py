@@ -6,7 +6,7 @@ from server.auth.decorators import require_auth
 from server.errors import Invalid
 from server.http import load
 
-from . import subscriptions, vapid
+from . import subscriptions, vapid, warnings
 from .models import KINDS
 
 bp = Blueprint("push", __name__, url_prefix="/api/v1/push")
@@ -63,3 +63,17 @@ def put_preferences():
     if unknown:
         raise Invalid("未知的通知类型。", errors={k: [f"可选：{', '.join(KINDS)}"] for k in unknown})
     return {"preferences": subscriptions.set_preferences(g.user, enabled)}
+
+
+@bp.post("/warnings")
+@require_auth(*warnings.ISSUER_ROLES)
+def issue_warning():
+    body = load(warnings.WarningSchema())
+    rec, devices = warnings.issue(g.user, body)
+    return {"warning": warnings.to_dict(rec), "devices_notified": devices}, 201
+
+
+@bp.get("/warnings")
+@require_auth()
+def active_warnings():
+    return {"items": [warnings.to_dict(r) for r in warnings.active_for(g.user)]}

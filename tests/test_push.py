@@ -114,3 +114,35 @@ def test_bad_subscription_and_preferences_are_422(client, auth, demo):
     h = auth.headers("zhifa1")
     assert_problem(client.post("/api/v1/push/subscriptions", json={"endpoint": "not a url"}, headers=h), 422)
     assert_problem(client.put("/api/v1/push/preferences", json={"enabled": {"spam": True}}, headers=h), 422)
+
+
+def test_warning_reaches_the_area_by_push_and_by_pull(client, auth, demo, push_service):
+    subscribe(client, auth, push_service, "wangge")     # a village of 平山县
+    subscribe(client, auth, push_service, "yuanshi")    # 元氏县: outside the area
+    r = client.post("/api/v1/push/warnings", headers=auth.headers("zhuren"), json={
+        "level": "red", "title": "暴雨红色预警", "text": "未来 6 小时降雨量将达 100 毫米以上，请危险区域人员立即转移。",
+        "jurisdiction_code": "130131000000", "valid_until": "2099-01-01T00:00:00Z"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["devices_notified"] == 1
+    run_push_worker()
+    [got] = push_service.received
+    assert got["name"] == "wangge" and got["payload"]["level"] == "red" and got["urgency"] == "high"
+    assert "暴雨红色预警" in got["payload"]["title"]
+    # A phone that missed the push still gets the warning on its next pull...
+    changes = client.get("/api/v1/sync/pull", headers=auth.headers("wangge")).get_json()["changes"]
+    assert [c["data"]["title"] for c in changes if c["entity"] == "warning"] == ["暴雨红色预警"]
+    # ...and the next county sees nothing.
+    changes = client.get("/api/v1/sync/pull", headers=auth.headers("yuanshi")).get_json()["changes"]
+    assert [c for c in changes if c["entity"] == "warning"] == []
+    assert len(client.get("/api/v1/push/warnings", headers=auth.headers("wangge")).get_json()["items"]) == 1
+
+
+def test_only_supervisors_issue_warnings_and_only_in_their_area(client, auth, demo):
+    body = {"level": "blue", "title": "大风蓝色预警", "text": "注意防范", "jurisdiction_code": "130131000000",
+            "valid_until": "2099-01-01T00:00:00Z"}
+    assert_problem(client.post("/api/v1/push/warnings", json=body, headers=auth.headers("wangge")), 403)
+    outside = {**body, "jurisdiction_code": "130132000000"}
+    assert_problem(client.post("/api/v1/push/warnings", json=outside, headers=auth.headers("zhuren")), 403)
+    bad = {**body, "level": "purple", "valid_until": "soon"}
+    errors = assert_problem(client.post("/api/v1/push/warnings", json=bad, headers=auth.headers("zhuren")), 422)["errors"]
+    assert set(errors) == {"level", "valid_until"}
