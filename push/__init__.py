@@ -8,7 +8,9 @@ reaches the device through its next pull.
 def init_app(app):
     from . import models, views  # noqa: F401  (tables, routes)
     from .subscriptions import connect_signals
+    from .triggers import connect
     from .warnings import register
     register()
     app.register_blueprint(views.bp)
     connect_signals()
+    connect()

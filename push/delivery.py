@@ -60,6 +60,11 @@ def notify(user_ids, msg) -> int:
     return enqueue_chunks(sub_ids, msg)
 
 
+@job
+def notify_job(user_ids, msg):
+    return notify(user_ids, msg)
+
+
 def notify_jurisdiction(code_prefix, msg, roles=None) -> int:
     """Everyone whose jurisdiction lies in ``code_prefix`` (a warning to an area)."""
     stmt = select(User.id).where(User.jurisdiction_code.startswith(code_prefix), User.active.is_(True))

@@ -45,4 +45,4 @@ def _on_device_revoked(sender, device, **_):
 
 def connect_signals():
     from server.auth.service import device_revoked
-    device_revoked.connect(_on_device_revoked, weak=False)
+    device_revoked.connect(_on_device_revoked, weak=False)  # connecting twice is a no-op in blinker
