@@ -92,7 +92,7 @@ class DocumentNumberSequence(db.Model):
 class EnforcementDocument(db.Model):
     """执法文书: one document of a case, from draft to issued (then immutable)."""
     __tablename__ = "enforcement_documents"
-    __table_args__ = (db.UniqueConstraint("authority", "kind", "year", "seq", name="uq_enforcement_documents_number"),)
+    __table_args__ = (db.UniqueConstraint("authority", "kind", "year", "seq", name="uq_enforcement_documents_authority_seq"),)
 
     id = db.Column(db.String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     case_entity = db.Column(db.String(30), nullable=False)          # inspection | hazard

@@ -1,8 +1,8 @@
 """legal: law library and enforcement documents
 
-Revision ID: d2945b82f9b5
+Revision ID: e73ef9f08ee4
 Revises: 71754a00e2ba
-Create Date: 2026-11-22 04:02:31.964307
+Create Date: 2026-11-22 04:11:55.599606
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'd2945b82f9b5'
+revision = 'e73ef9f08ee4'
 down_revision = '71754a00e2ba'
 branch_labels = None
 depends_on = None
@@ -102,7 +102,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['legal_reviewed_by'], ['users.id'], name=op.f('fk_enforcement_documents_legal_reviewed_by_users')),
     sa.ForeignKeyConstraint(['signed_by'], ['users.id'], name=op.f('fk_enforcement_documents_signed_by_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_enforcement_documents')),
-    sa.UniqueConstraint('authority', 'kind', 'year', 'seq', name='uq_enforcement_documents_number'),
+    sa.UniqueConstraint('authority', 'kind', 'year', 'seq', name='uq_enforcement_documents_authority_seq'),
     sa.UniqueConstraint('number', name=op.f('uq_enforcement_documents_number'))
     )
     with op.batch_alter_table('enforcement_documents', schema=None) as batch_op:
