@@ -16,9 +16,13 @@ Workflow::
 The case itself (an inspection or a hazard, synced records of other modules) arrives as an
 explicit payload: this module does not read the sync tables.
 """
+import base64
+import binascii
 import hashlib
+import io
 import logging
 
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
 from server.clock import utcnow
@@ -122,6 +126,24 @@ def _canonical(ref: dict) -> dict:
     return ref
 
 
+def _evidence(items) -> list:
+    """Evidence photos: a caption, the blob's SHA-256 and optionally the image itself (base64)."""
+    out = []
+    for i, ev in enumerate(items or [], 1):
+        ev = dict(ev)
+        if ev.get("image_b64"):
+            try:
+                with Image.open(io.BytesIO(base64.b64decode(ev["image_b64"], validate=True))) as img:
+                    img.verify()
+                    fmt = img.format
+            except (binascii.Error, ValueError, UnidentifiedImageError, OSError):
+                raise Invalid(f"证据照片{i}不是可识别的图片。", errors={"evidence": [f"第{i}张图片无法识别"]}) from None
+            if fmt not in ("JPEG", "PNG"):
+                raise Invalid(f"证据照片{i}须为 JPEG 或 PNG。", errors={"evidence": [f"第{i}张为 {fmt}"]})
+        out.append(ev)
+    return out
+
+
 def _officers(ids) -> list:
     if not isinstance(ids, list) or len(ids) != 2 or len(set(map(str, ids))) != 2:
         raise Invalid("文书须由两名执法人员署名。", errors={"inspectors": ["需要两名不同的执法人员"]})
@@ -188,7 +210,7 @@ def draft(user, *, kind, case_entity, case_id, inspectors, enterprise_id=None, p
     authority = authority or (user.organisation.name if user.organisation else "应急管理局")
     fields = {"party": party, "place": place or party.get("address"), "inspected_at": inspected_at,
               "inspectors": _officers(list(inspectors or [])), "facts": facts, "findings": findings,
-              "measures": measures, "penalty": penalty, "deadline": deadline, "evidence": list(evidence or []),
+              "measures": measures, "penalty": penalty, "deadline": deadline, "evidence": _evidence(evidence),
               "basis": [_canonical(r) for r in basis or []], "recheck_result": recheck_result,
               "reference_number": earlier.number if earlier is not None and kind == "recheck_opinion" else None}
     now = utcnow()
@@ -227,6 +249,8 @@ def update(doc, user, changes: dict, version=None) -> EnforcementDocument:
             value = [_finding(f) for f in value or []]
         elif key == "basis":
             value = [_canonical(r) for r in value or []]
+        elif key == "evidence":
+            value = _evidence(value)
         fields[key] = value
     doc.fields, doc.cited_clauses = fields, cited_refs(fields)
     doc.version += 1

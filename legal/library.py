@@ -19,7 +19,7 @@ from server.clock import utcnow
 from server.errors import Invalid, NotFound
 from server.extensions import db
 
-from .citations import cn_to_int, format_ref, int_to_cn, parse
+from .citations import format_ref, int_to_cn, parse
 from .models import Article, Law
 
 # The laws an emergency-management inspector cites; ``flask laws import`` takes these unless
@@ -304,4 +304,4 @@ def stats():
 
 
 __all__ = ["DEFAULT_LAWS", "import_laws", "read_source", "apply", "cite", "lookup", "check_refs", "search",
-           "resolve_law", "get_article", "clause_text", "cn_to_int"]
+           "resolve_law", "get_article", "clause_text"]

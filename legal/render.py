@@ -73,15 +73,22 @@ def layout(doc: dict, signer_name=None) -> list:
             if x.get("violated"):
                 line += "，违反了" + "、".join(format_ref(r) for r in x["violated"]) + "的规定"
             blocks.append(("para", line + "。"))
-        penalty_refs = [r for x in findings for r in x.get("penalty", [])] + list(f.get("basis") or [])
-        if penalty_refs:
-            seen, unique = set(), []
-            for r in penalty_refs:
-                key = format_ref(r)
-                if key not in seen:
-                    seen.add(key)
-                    unique.append(key)
-            blocks += [("heading", "处理依据"), ("para", "依据" + "、".join(unique) + "的规定，")]
+    for i, ev in enumerate(f.get("evidence") or [], 1):
+        image = _decode(ev.get("image_b64"))
+        caption = f"证据照片{i}：{ev.get('caption') or ''}"
+        if ev.get("sha256"):
+            caption += f"（SHA-256 {ev['sha256'][:16]}…）"
+        blocks.append(("image", image, caption) if image else ("para", caption))
+
+    penalty_refs = [r for x in findings for r in x.get("penalty", [])] + list(f.get("basis") or [])
+    if penalty_refs and doc["kind"] not in ("inspection_record", "recheck_opinion"):
+        seen, unique = set(), []
+        for r in penalty_refs:
+            key = format_ref(r)
+            if key not in seen:
+                seen.add(key)
+                unique.append(key)
+        blocks += [("heading", "处理依据"), ("para", "依据" + "、".join(unique) + "的规定，")]
     if doc["kind"] in ("rectification_order", "onsite_measures"):
         heading = "责令整改内容" if doc["kind"] == "rectification_order" else "现场处理措施"
         blocks += [("heading", heading), ("para", f.get("measures") or "")]
@@ -97,17 +104,10 @@ def layout(doc: dict, signer_name=None) -> list:
     if kind.rights:
         blocks += [("heading", "当事人的权利"), ("para", rights_text(kind))]
 
-    for i, ev in enumerate(f.get("evidence") or [], 1):
-        image = _decode(ev.get("image_b64"))
-        caption = f"证据照片{i}：{ev.get('caption') or ''}"
-        if ev.get("sha256"):
-            caption += f"（SHA-256 {ev['sha256'][:16]}…）"
-        blocks.append(("image", image, caption) if image else ("para", caption))
-
     names = "　".join(o["name"] for o in f.get("inspectors") or [])
     blocks.append(("signatures", [
         f"执法人员（签名）：{names}",
-        f"被检查单位负责人（签名）：{party.get('legal_representative') or '________'}",
+        "被检查单位负责人（签名）：________________",
         f"负责人审批：{signer_name or '________'}",
         f"{doc['authority']}（印章）",
         _cn_date((doc.get("issued_at") or doc.get("signed_at") or "")[:10] or None),

@@ -206,6 +206,9 @@ def test_drafting_rules_roles_and_scope(client, auth, legal_env):
                        headers=auth.headers("zhuren")).status_code == 403
     r = client.post("/api/v1/documents", json=_payload("rectification_order", deadline="下周"), headers=h)
     assert r.status_code == 422
+    not_a_photo = [{"caption": "x", "image_b64": base64.b64encode(b"%PDF-1.4 not an image").decode()}]
+    r = client.post("/api/v1/documents", json=_payload("rectification_order", evidence=not_a_photo), headers=h)
+    assert r.status_code == 422 and "证据照片1" in r.get_json()["detail"]
     doc = _draft(client, auth, "rectification_order")
     assert client.get(f"/api/v1/documents/{doc['id']}", headers=auth.headers("yuanshi")).status_code == 404
     other = _payload("rectification_order", enterprise_id=_enterprise("元氏县槐阳化工有限公司").id)
