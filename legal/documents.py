@@ -68,12 +68,10 @@ def _waiting(document, user, *, legal_review=False):
 
 
 def _sync_to_device(document, user):
-    """Hand an issued document to the inspectors' devices.
-
-    Does nothing yet: the integrator wires it to ``sync.engine.server_write`` (branch
-    ``sync``) for the document's case. Until then devices read it from
-    ``GET /api/v1/documents?case_id=…``.
-    """
+    """Hand an issued document to the devices (a read-only synced ``document`` record)."""
+    from sync.engine import server_write
+    from .synced import record_for
+    server_write(user, "document", document.id, record_for(document, KINDS[document.kind].name), create=True)
 
 
 # ---- reading ----------------------------------------------------------------------------
