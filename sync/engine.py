@@ -552,12 +552,19 @@ def pull(user, cursor, limit):
     cursor. Records that moved out of the user's scope come as drops: ``deleted: true``,
     ``data: null`` and ``dropped: true``.
     """
-    # Read the committed counter BEFORE the changes: the later snapshot of the next query
-    # then holds everything numbered up to it, so the cursor may safely advance that far.
+    # Read the committed counter FIRST and look only at numbers up to it. Every number up
+    # to ``high`` belongs to a transaction that committed before this statement (numbers
+    # are taken under the counter's row lock, held to commit), so each later statement,
+    # with its later snapshot, sees all of them -- the records and the scope exits alike.
+    # Numbers above ``high`` are left for the next pull even when a later snapshot shows
+    # some of them: a transaction numbered below them may still be committing.
     high = committed_seq()
-    rows = db.session.scalars(select(SyncRecord).where(SyncRecord.seq > cursor, scope.visible_clause(user))
+    if high <= cursor:
+        return {"changes": [], "cursor": cursor, "has_more": False}
+    rows = db.session.scalars(select(SyncRecord).where(SyncRecord.seq > cursor, SyncRecord.seq <= high,
+                                                       scope.visible_clause(user))
                               .order_by(SyncRecord.seq).limit(limit + 1)).all()
-    exits = _exits_after(user, cursor, limit + 1)
+    exits = _exits_after(user, cursor, high, limit + 1)
     items = [(r.seq, r) for r in rows] + [(e.seq, e) for e in exits]
     items.sort(key=lambda t: t[0])
     has_more = len(items) > limit
@@ -571,21 +578,21 @@ def pull(user, cursor, limit):
             changes.append({"entity": obj.entity, "id": obj.record_id, "version": drops[obj.record_id],
                             "deleted": True, "data": None, "dropped": True})
             sent.add(obj.record_id)
-    if has_more:
-        new_cursor = items[-1][0]
-    else:
-        new_cursor = max([cursor, high] + [s for s, _ in items])
+    # With more to come, resume after the last item handed out (a record and an exit of
+    # the same write share its number, and both lists were cut at limit + 1, so nothing
+    # at or below it is left behind); otherwise everything up to ``high`` has been seen.
+    new_cursor = items[-1][0] if has_more else high
     return {"changes": changes, "cursor": new_cursor, "has_more": has_more}
 
 
-def _exits_after(user, cursor, limit):
+def _exits_after(user, cursor, high, limit):
     from sqlalchemy import or_
     from server.models.jurisdiction import scope_prefix
     custom = [n for n in registry.names() if registry.get(n).visible is not None]
     clause = or_(SyncScopeExit.jurisdiction_code.startswith(scope_prefix(user.jurisdiction_code), autoescape=True),
                  SyncScopeExit.owner_id == user.id, SyncScopeExit.assignee_id == user.id,
                  SyncScopeExit.entity.in_(custom))
-    return db.session.scalars(select(SyncScopeExit).where(SyncScopeExit.seq > cursor, clause)
+    return db.session.scalars(select(SyncScopeExit).where(SyncScopeExit.seq > cursor, SyncScopeExit.seq <= high, clause)
                               .order_by(SyncScopeExit.seq).limit(limit)).all()
 
 
