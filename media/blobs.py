@@ -117,8 +117,9 @@ def ingest_file(path, *, sha256, kind=None, user=None, device_id=None, filename=
     if filename:
         meta["filename"] = filename[:255]
     meta = _store_variants(meta, variants)
+    size = _size(path)
     get_store().put_file(sha256, path, move=move)
-    return _add_blob(sha256, size=_size(path), mime=mime, kind=kind, user=user, device_id=device_id,
+    return _add_blob(sha256, size=size, mime=mime, kind=kind, user=user, device_id=device_id,
                      meta=meta, commit=commit), True
 
 
