@@ -41,6 +41,13 @@ def valid_sha256(value) -> bool:
 
 
 # --------------------------------------------------------------------------- after commit
+# ``blob_stored`` goes out only once the Blob row is committed. SQLAlchemy forbids SQL
+# inside ``after_commit``, and a receiver will want to read the row, so the hook only
+# marks the announcements ready; they are sent right after our own commits, by
+# ``announce_stored()`` (for callers that committed themselves), and at the latest when
+# the app context ends (end of request or job).
+_READY = "danbing_media_blob_ready"
+
 
 def _announce_later(sha256, kind):
     session = db.session()
@@ -48,21 +55,39 @@ def _announce_later(sha256, kind):
 
 
 def _after_commit(session):
-    for app, sha256, kind in session.info.pop(_PENDING, None) or ():
-        try:
-            blob_stored.send(app, sha256=sha256, kind=kind)
-        except Exception:  # a listener's failure must not undo a stored blob
-            log.exception("blob_stored listener failed for %s", sha256)
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.info.setdefault(_READY, []).extend(pending)
 
 
 def _after_rollback(session, previous=None):
     session.info.pop(_PENDING, None)
 
 
-def connect_signals():
+def announce_stored():
+    """Send ``blob_stored`` for every blob committed since the last call."""
+    session = db.session()
+    ready = session.info.pop(_READY, None)
+    for app, sha256, kind in ready or ():
+        try:
+            blob_stored.send(app, sha256=sha256, kind=kind)
+        except Exception:  # a listener's failure must not undo a stored blob
+            log.exception("blob_stored listener failed for %s", sha256)
+
+
+def _teardown(exc=None):
+    try:
+        announce_stored()
+    except Exception:
+        log.exception("could not announce stored blobs")
+
+
+def connect_signals(app=None):
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_soft_rollback", _after_rollback)
+    if app is not None:
+        app.teardown_appcontext(_teardown)
 
 
 # --------------------------------------------------------------------------- storing
@@ -143,6 +168,7 @@ def _add_blob(sha256, *, size, mime, kind, user, device_id, meta, commit):
             blob = db.session.get(Blob, sha256)
             if blob is None:
                 raise
+        announce_stored()
     return blob
 
 

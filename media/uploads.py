@@ -250,6 +250,7 @@ def finish(upload):
     upload.state, upload.completed_at = "done", utcnow()
     upload.kind = blob.kind
     db.session.commit()
+    blobs.announce_stored()
     _remove(path)
     g.media_blob = blob
     return blob
