@@ -37,11 +37,12 @@ def _subsystems():
     Order matters: sync first (its default entities), the domain modules after it (they
     re-register their entities), the PWA's catch-all route last.
     """
+    import loops
     import sync
     import legal
     import push
     from pwa import web
-    return [sync, legal, push, web]
+    return [sync, loops, legal, push, web]
 
 
 def _root():
