@@ -39,10 +39,11 @@ def _subsystems():
     """
     import sync
     import media
+    import loops
     import legal
     import push
     from pwa import web
-    return [sync, media, legal, push, web]
+    return [sync, media, loops, legal, push, web]
 
 
 def _root():
