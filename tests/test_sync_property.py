@@ -150,8 +150,11 @@ class Phone:
     def reset(self):
         self.store, self.outbox, self.device.cursor = {}, [], None
 
-    def pull(self, limit):
-        for change in self.device.pull_all(limit=limit):
+    def pull(self, limit, trace):
+        changes = self.device.pull_all(limit=limit)
+        trace.append(f"pull {self.user.id}/{self.device_id[-4:]} limit={limit}: "
+                     + ", ".join(f"{c['id'][-3:]}v{c['version']}{'D' if c['deleted'] else ''}" for c in changes))
+        for change in changes:
             if change["deleted"]:
                 self.store.pop(change["id"], None)
             else:
@@ -161,11 +164,14 @@ class Phone:
 
 class Network:
     def __init__(self, ref):
-        self.ref, self.in_flight, self.made = ref, [], []
+        self.ref, self.in_flight, self.made, self.trace = ref, [], [], []
 
     def deliver(self, phone, ops):
         """The server receives ``ops``; checks each answer against the reference."""
         results = phone.device.push(*ops)["results"]
+        self.trace.append(f"push {phone.user.id}/{phone.device_id[-4:]}: " + ", ".join(
+            f"{op['op'][0]}{op['id'][-3:]} b{op['base_version']} {op['data']} -> {r['status']} v{r['version']}"
+            for op, r in zip(ops, results)))
         assert len(results) == len(ops)
         for op, got in zip(ops, results):
             status, expected = self.ref.receive(phone.user, phone.device_id, op)
@@ -178,10 +184,23 @@ class Network:
         return results
 
     @staticmethod
-    def settle(phone, ops):
-        """The phone got the answer: these ops leave its outbox, whatever their status."""
+    def settle(phone, ops, results):
+        """The phone got the answer: these ops leave its outbox, whatever their status, and
+        where the server did not take an op as sent, its ``current`` copy replaces the
+        phone's optimistic one."""
         done = {op["op_id"] for op in ops}
         phone.outbox = [op for op in phone.outbox if op["op_id"] not in done]
+        for op, result in zip(ops, results):
+            if "current" not in result:
+                continue
+            current, local = result["current"], phone.store.get(op["id"])
+            if local is not None and current is not None and local["version"] > current["version"]:
+                continue  # the phone already pulled something newer
+            if current is None or current["deleted"]:
+                phone.store.pop(op["id"], None)
+            else:
+                phone.store[op["id"]] = {"entity": current["entity"], "version": current["version"],
+                                         "data": current["data"]}
 
 
 # ------------------------------------------------------------------ the test
@@ -211,7 +230,7 @@ def _make_op(phone, kind, rid, entity, data=None):
 
 
 def _step(draw, phones, net, users):
-    phone = draw(st.sampled_from(phones))
+    phone = phones[draw(st.integers(0, len(phones) - 1))]
     action = draw(st.sampled_from(ACTIONS))
     STATS.update(["act " + action])
     if action == "create":
@@ -244,18 +263,16 @@ def _step(draw, phones, net, users):
             ops = list(phone.outbox[:draw(st.integers(1, 8))])
             fate = draw(st.sampled_from(["ok", "ok", "request_lost", "response_lost", "in_flight", "twice"]))
             if fate == "ok":
-                net.deliver(phone, ops)
-                net.settle(phone, ops)
+                net.settle(phone, ops, net.deliver(phone, ops))
             elif fate == "response_lost":
                 net.deliver(phone, ops)
             elif fate == "in_flight":
                 net.in_flight.append((phone, ops))
             elif fate == "twice":
                 net.deliver(phone, ops)
-                net.deliver(phone, ops)
-                net.settle(phone, ops)
+                net.settle(phone, ops, net.deliver(phone, ops))
         if draw(st.integers(0, 3)):
-            phone.pull(draw(st.integers(1, 6)))
+            phone.pull(draw(st.integers(1, 6)), net.trace)
     elif action == "late" and net.in_flight:
         # A request held up in the network arrives after the phone gave up on it.
         phone, ops = net.in_flight.pop(draw(st.integers(0, len(net.in_flight) - 1)))
@@ -292,11 +309,14 @@ def test_offline_phones_converge_and_no_op_is_lost_or_applied_twice(app, device,
         for phone in phones:
             while phone.outbox:
                 ops = list(phone.outbox[:draw(st.integers(1, 20))])
-                net.deliver(phone, ops)
-                net.settle(phone, ops)
+                net.settle(phone, ops, net.deliver(phone, ops))
         for phone in phones:
-            phone.pull(draw(st.sampled_from([3, 500])))
-        _check(phones, ref, net)
+            phone.pull(draw(st.sampled_from([3, 500])), net.trace)
+        try:
+            _check(phones, ref, net)
+        except AssertionError:
+            print("\n".join(net.trace))
+            raise
         STATS.update(status for status, _ in ref.results.values())
         STATS.update(["examples"] * 1)
         STATS.update({"ops": len(net.made), "conflict rows": len(ref.conflicts),
