@@ -401,21 +401,47 @@ def _push_once(user, device_id, ops):
         done = {o.op_id: o for o in db.session.scalars(
             select(SyncOp).where(SyncOp.op_id.in_({op["op_id"] for op in ops})))}
         visible = scope.visible_ids(user, uow.records.values())
-        results, seen = [], {}
+        results, seen, stale = [], {}, []
         for op in ops:
             prior = done.get(op["op_id"]) or seen.get(op["op_id"])
             if prior is not None:
                 results.append(_duplicate(prior, user))
-                continue
-            outcome = _apply(uow, op, visible)
-            row = SyncOp(op_id=op["op_id"], user_id=user.id, device_id=device_id, entity=op["entity"],
-                         record_id=op["id"], op=op["op"], status=outcome.status, version=outcome.version,
-                         errors=outcome.errors, wrote=outcome.wrote, received_at=uow.now)
-            seen[op["op_id"]] = row
-            uow.extra_rows.append(row)
-            results.append(row.result())
+            else:
+                outcome = _apply(uow, op, visible)
+                row = SyncOp(op_id=op["op_id"], user_id=user.id, device_id=device_id, entity=op["entity"],
+                             record_id=op["id"], op=op["op"], status=outcome.status, version=outcome.version,
+                             errors=outcome.errors, wrote=outcome.wrote, received_at=uow.now)
+                seen[op["op_id"]] = row
+                uow.extra_rows.append(row)
+                results.append(row.result())
+                prior = row
+            if not prior.wrote and prior.status in (CONFLICT, REJECTED) and prior.user_id == user.id:
+                stale.append((results[-1], op["id"]))
     uow.flush()
+    _attach_current(user, uow, stale)
     return results
+
+
+def _attach_current(user, uow, stale):
+    """An op that changed nothing and was not accepted as sent (rejected, or a conflict the
+    server's value won, or an edit of a tombstone) leaves the device with an optimistic
+    local copy the server does not have. No new version comes for it on pull, so the result
+    carries the record as the server now holds it (``current``): a pull change, a drop when
+    the user may not see it, or null when the server has no such record.
+    """
+    if not stale:
+        return
+    recs = {rid: uow.records.get(rid) for _, rid in stale}
+    visible = uow.new_ids | scope.visible_ids(user, [r for r in recs.values() if r is not None])
+    for result, rid in stale:
+        rec = recs[rid]
+        if rec is None:
+            result["current"] = None
+        elif rec.id in visible:
+            result["current"] = rec.to_change()
+        else:
+            result["current"] = {"entity": rec.entity, "id": rec.id, "version": rec.version, "deleted": True,
+                                 "data": None, "dropped": True}
 
 
 def _duplicate(prior, user):

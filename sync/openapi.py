@@ -59,7 +59,11 @@ def build_spec():
             "version": {"type": "integer", "nullable": True},
             "errors": {"type": "object", "nullable": True,
                        "description": "field -> messages (rejected: what to fix; conflict: what was overwritten)"},
-            "original_status": {"type": "string", "description": "only on duplicate: the first result's status"}}}}}})
+            "original_status": {"type": "string", "description": "only on duplicate: the first result's status"},
+            "current": {"type": "object", "nullable": True, "description":
+                        "only when the op changed nothing and was rejected or lost a conflict: the server's copy "
+                        "(a pull change; dropped: true when you may not see it; null when no such record) "
+                        "to replace the optimistic local one"}}}}}})
     spec.components.schema("PullPage", {"type": "object", "properties": {
         "changes": {"type": "array", "items": {"type": "object", "properties": {
             "entity": {"type": "string", "enum": registry.names()}, "id": {"type": "string", "format": "uuid"},

@@ -170,3 +170,31 @@ def test_only_supervisors_of_the_jurisdiction_see_and_restore_conflicts(device, 
         assert_problem(client.post(f"/api/v1/sync/conflicts/{c.id}/restore", headers=auth.headers(username)), 403)
     assert db.session.scalar(select(func.count()).select_from(SyncConflict).where(
         SyncConflict.restored_at.is_not(None))) == 0
+
+
+def test_an_op_the_server_did_not_take_comes_back_with_the_servers_copy(device):
+    """No new version is pulled for an op that changed nothing, so the push result itself
+    carries the server's copy for the phone to replace its optimistic one."""
+    wangge, zhuren, rid = _shared_record(device)
+    zhuren.push(OP(record_id=rid, base_version=1, data={"status": "verified"}))
+    lost = OP(record_id=rid, base_version=1, data={"status": "closed"})
+    result = wangge.push(lost)["results"][0]
+    assert result["status"] == "conflict" and result["version"] == 2
+    current = result["current"]
+    assert (current["id"], current["version"], current["deleted"]) == (rid, 2, False)
+    assert current["data"]["status"] == "verified"
+    # Not the owner, not a supervisor: the delete is refused and the record comes back.
+    inspector = device("zhifa1")
+    refused = OP(record_id=rid, op="delete", base_version=2)
+    result = inspector.push(refused)["results"][0]
+    assert result["status"] == "rejected" and result["current"]["data"]["status"] == "verified"
+    again = inspector.push(refused)["results"][0]
+    assert again["status"] == "duplicate" and again["original_status"] == "rejected"
+    assert again["current"]["version"] == 2
+    # Someone else's village: the phone is told to drop what it may not see.
+    result = device("xinxi").push(OP(record_id=rid, base_version=2, data={"title": "改"}))["results"][0]
+    assert result["status"] == "rejected"
+    assert result["current"] == {"entity": "hazard", "id": rid, "version": 2, "deleted": True, "data": None,
+                                 "dropped": True}
+    # An applied op needs no copy: its change comes with the next pull.
+    assert "current" not in zhuren.push(OP(record_id=rid, base_version=2, data={"title": "新"}))["results"][0]
