@@ -169,7 +169,7 @@ def append(upload, offset, stream, content_length=None, checksum=None):
     uid, length = upload.id, upload.length
     if content_length is not None and offset + content_length > length:
         raise TooLarge(f"数据超出声明的文件长度 {length} 字节。", limit=length)
-    db.session.commit()  # hold no transaction (nor its locks) while bytes stream in
+    db.session.rollback()  # hold no transaction (nor its snapshot) while bytes stream in; nothing was written
     path = part_path(uid)
     try:
         f = open(path, "r+b")
@@ -218,11 +218,10 @@ def append(upload, offset, stream, content_length=None, checksum=None):
         upload.offset = new_offset
         upload.updated_at = utcnow()
         upload.expires_at = upload.updated_at + timedelta(seconds=current_app.config["UPLOAD_EXPIRES"])
-        db.session.commit()
-        if disconnected:
-            return new_offset
-        if new_offset == length:
-            finish(upload)
+        if new_offset == length and not disconnected:
+            finish(upload)  # commits the offset with the blob
+        else:
+            db.session.commit()
         return new_offset
 
 

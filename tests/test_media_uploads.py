@@ -187,7 +187,7 @@ def test_the_same_photo_uploaded_twice_is_stored_once(backend, live_server, auth
     data = make_photo(1024, 768)
     uploader(live_server, auth.headers("wangge"), data).upload()
     objects = stored_objects(backend)
-    assert len(objects) == 2  # the photo and its thumbnail
+    assert len(objects) == 1  # the photo (its variants are made by a background job)
     uploader(live_server, auth.headers("zhifa1"), data).upload()  # another phone, same bytes
     assert stored_objects(backend) == objects
     assert blob_count() == 1
@@ -205,7 +205,8 @@ def test_a_script_renamed_jpg_is_refused_with_415(backend, live_server, auth):
     assert blob_count() == 0 and stored_objects(backend) == []
 
 
-def test_exif_gps_capture_time_and_orientation_are_read_from_the_photo(backend, live_server, auth):
+def test_exif_gps_capture_time_and_orientation_are_read_from_the_photo(app, backend, live_server, auth):
+    app.config["RQ_ASYNC"] = False  # the variants job runs at once, in the request
     data = make_photo(640, 480, gps=(38.2615, 114.2012, 210.5), orientation=6)
     uploader(live_server, auth.headers("wangge"), data).upload()
     blob = fresh(Blob, sha(data))
@@ -216,8 +217,10 @@ def test_exif_gps_capture_time_and_orientation_are_read_from_the_photo(backend, 
     assert blob.received_at is not None  # the server's own receipt time, beside it
     # Orientation 6: shown rotated, so width and height swap; the thumbnail is upright.
     assert (blob.meta["width"], blob.meta["height"], blob.meta["orientation"]) == (480, 640, 6)
-    thumb = blob.meta["variants"]["thumb"]
+    thumb, preview = blob.meta["variants"]["thumb"], blob.meta["variants"]["preview"]
     assert (thumb["width"], thumb["height"]) == (192, 256)
+    assert (preview["width"], preview["height"]) == (480, 640)
+    assert backend.exists(thumb["sha256"]) and backend.exists(preview["sha256"])
 
 
 def _png_bomb(width, height):
