@@ -21,13 +21,14 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from server.clock import utcnow
 from server.errors import BadRequest, Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
 from server.extensions import db
 
 from . import blobs
-from .models import Upload
+from .models import Blob, Upload
 
 log = logging.getLogger(__name__)
 TUS_VERSION = "1.0.0"
@@ -259,7 +260,6 @@ def finish(upload):
         _discard(upload)
         raise ChecksumMismatch("整个文件的 SHA-256 与上传时声明的不符，文件未保存，请重新上传。",
                                declared=upload.sha256, received=actual)
-    from flask import g
     try:
         blob, created = blobs.ingest_file(path, sha256=actual, kind=None if upload.kind == "auto" else upload.kind,
                                           user=upload.user_id, device_id=upload.device_id,
@@ -268,12 +268,20 @@ def finish(upload):
         db.session.rollback()
         _discard(upload)
         raise
-    upload.state, upload.completed_at = "done", utcnow()
-    upload.kind = blob.kind
-    db.session.commit()
+    upload.state, upload.completed_at, upload.kind = "done", utcnow(), blob.kind
+    uid = upload.id
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same bytes finished in another request at this very moment: its row stands.
+        db.session.rollback()
+        upload = db.session.get(Upload, uid)
+        blob = db.session.get(Blob, actual)
+        upload.state, upload.completed_at, upload.kind = "done", utcnow(), blob.kind
+        upload.offset = upload.length
+        db.session.commit()
     blobs.announce_stored()
     _remove(path)
-    g.media_blob = blob
     return blob
 
 

@@ -315,3 +315,37 @@ def test_a_wrong_offset_is_409(app, client, auth, tmp_path):
     assert_problem(r, 409)
     r = client.patch(url, data=b"abc", headers={**h, "Upload-Offset": "0", "Content-Type": "text/plain"})
     assert_problem(r, 415)
+
+
+def test_method_override_for_proxies_that_allow_only_post(app, client, auth, tmp_path):
+    app.config["UPLOAD_TMP_DIR"] = str(tmp_path)
+    data = make_photo(64, 64)
+    h = {**TUS, **auth.headers("wangge")}
+    url = _create(client, auth.headers("wangge"), len(data), data).headers["Location"]
+    r = client.post(url, data=data, headers={**h, "X-HTTP-Method-Override": "PATCH", "Upload-Offset": "0",
+                                             "Content-Type": "application/offset+octet-stream"})
+    assert r.status_code == 204 and r.headers["Upload-Offset"] == str(len(data))
+    assert fresh(Blob, sha(data)) is not None
+
+
+def test_a_second_writer_on_the_same_upload_is_409(app, client, auth, tmp_path):
+    import fcntl
+    app.config["UPLOAD_TMP_DIR"] = str(tmp_path)
+    h = {**TUS, **auth.headers("wangge")}
+    url = _create(client, auth.headers("wangge")).headers["Location"]
+    with open(tmp_path / (url.rsplit("/", 1)[1] + ".part"), "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # another request is writing
+        r = client.patch(url, data=b"abc", headers={**h, "Upload-Offset": "0",
+                                                    "Content-Type": "application/offset+octet-stream"})
+        assert_problem(r, 409)
+
+
+def test_a_cut_off_jpeg_is_stored_as_sent_but_its_thumbnail_is_415(app, client, auth, tmp_path, backend):
+    good = make_photo(640, 480, noise=True)
+    data = good[:good.index(b"\xff\xda") + 300]  # headers intact, image data cut off
+    h = {**TUS, **auth.headers("wangge")}
+    url = _create(client, auth.headers("wangge"), len(data), data).headers["Location"]
+    r = client.patch(url, data=data, headers={**h, "Upload-Offset": "0",
+                                              "Content-Type": "application/offset+octet-stream"})
+    assert r.status_code == 204  # evidence is kept byte for byte, as it came
+    assert_problem(client.get(f"/api/v1/blobs/{sha(data)}?variant=thumb", headers=h), 415)
