@@ -257,3 +257,17 @@ def test_store_bytes_stores_once_and_signals_after_commit(backend, app):
         assert db.session.get(Blob, sha(pdf)).mime == "application/pdf"
     finally:
         blob_stored.disconnect(receiver)
+
+
+def test_blobs_committed_by_the_caller_are_announced_when_the_app_context_ends(backend, app):
+    seen = []
+    receiver = lambda sender, **kw: seen.append(kw["sha256"])  # noqa: E731
+    blob_stored.connect(receiver)
+    try:
+        with app.app_context():  # a job or a request of its own
+            blobs.store_bytes(b"%PDF-1.4\n% document\n", kind="derived", commit=False)
+            db.session.commit()
+            assert seen == []
+        assert seen == [sha(b"%PDF-1.4\n% document\n")]
+    finally:
+        blob_stored.disconnect(receiver)
