@@ -276,18 +276,32 @@ def _mp4_boxes(f, start, end):
 
 
 def _mp4_duration(f):
+    """mvhd's duration; for fragmented MP4 (Safari's MediaRecorder writes duration 0 there)
+    mvex/mehd's, else None (unknown)."""
     end = f.seek(0, 2)
     for typ, start, stop in _mp4_boxes(f, 0, end):
-        if typ == b"moov":
-            for t2, s2, e2 in _mp4_boxes(f, start, stop):
-                if t2 == b"mvhd":
-                    f.seek(s2)
-                    version = f.read(4)[0]
-                    if version == 1:
-                        _, _, scale, duration = struct.unpack(">QQIQ", f.read(28))
-                    else:
-                        _, _, scale, duration = struct.unpack(">IIII", f.read(16))
-                    return duration / scale if scale else None
+        if typ != b"moov":
+            continue
+        scale = duration = fragment = None
+        for t2, s2, e2 in _mp4_boxes(f, start, stop):
+            if t2 == b"mvhd":
+                f.seek(s2)
+                version = f.read(4)[0]
+                if version == 1:
+                    _, _, scale, duration = struct.unpack(">QQIQ", f.read(28))
+                else:
+                    _, _, scale, duration = struct.unpack(">IIII", f.read(16))
+            elif t2 == b"mvex":
+                for t3, s3, e3 in _mp4_boxes(f, s2, e2):
+                    if t3 == b"mehd":
+                        f.seek(s3)
+                        version = f.read(4)[0]
+                        fragment = struct.unpack(">Q" if version == 1 else ">I", f.read(8 if version == 1 else 4))[0]
+        if not scale:
+            return None
+        if duration:
+            return duration / scale
+        return fragment / scale if fragment else None
     return None
 
 

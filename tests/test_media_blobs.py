@@ -205,7 +205,7 @@ def test_evidence_verify_detects_tampering_and_loss(backend, client, auth, devic
 
 @pytest.mark.parametrize("name,mime,seconds", [
     ("wav", "audio/wav", 2.0), ("ogg_opus", "audio/ogg", 3.0), ("webm", "audio/webm", 2.98),
-    ("m4a", "audio/mp4", 5.0), ("adts", "audio/aac", 0.998)])
+    ("m4a", "audio/mp4", 5.0), ("fragmented_mp4", "audio/mp4", 4.5), ("adts", "audio/aac", 0.998)])
 def test_voice_formats_are_recognised_by_their_bytes_with_duration(name, mime, seconds):
     data = getattr(media_audio, name)()
     assert inspect.sniff(data[:64]) == mime
