@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import FileWrapper
 
 from server.auth.decorators import current_principal, require_auth
-from server.errors import BadRequest, DomainError, Forbidden, NotFound, UnsupportedMedia
+from server.errors import BadRequest, DomainError, Forbidden, NotFound, TooLarge, UnsupportedMedia
 
 from . import blobs, evidence, uploads
 
@@ -93,11 +93,11 @@ def _int_header(name, required=True):
 
 
 def _state_headers(resp, upload):
-    resp.headers["Upload-Offset"] = str(upload.offset if upload.state == "open" else upload.length)
+    resp.headers["Upload-Offset"] = str(uploads.offset(upload))
     resp.headers["Upload-Length"] = str(upload.length)
     resp.headers["Cache-Control"] = "no-store"
     if upload.state == "open":
-        resp.headers["Upload-Expires"] = http_date(upload.expires_at)
+        resp.headers["Upload-Expires"] = http_date(uploads.expires_at(upload))
     else:
         resp.headers["Blob-Sha256"] = upload.sha256
     return resp
@@ -126,6 +126,23 @@ def head(upload_id):
     return resp
 
 
+def _body_stream():
+    """The request body, to be read in large pieces.
+
+    gunicorn's ``wsgi.input`` (``gunicorn.http.body.Body``) assembles every read, however
+    large, from 1 KiB reads of its inner reader, re-buffering each; measured here that is a
+    third of an upload's CPU. Its inner reader (``LengthReader`` / ``ChunkedReader``)
+    returns large pieces directly, so it is used when nothing has been read from the body
+    yet. Size limits are enforced by ``uploads.append`` (the declared Upload-Length).
+    """
+    raw = request.environ.get("wsgi.input")
+    reader, buf = getattr(raw, "reader", None), getattr(raw, "buf", None)
+    if (type(raw).__module__.startswith("gunicorn.") and hasattr(reader, "read")
+            and hasattr(buf, "tell") and buf.tell() == 0):
+        return reader
+    return request.stream
+
+
 @uploads_bp.route("/<upload_id>", methods=["PATCH"])
 @require_auth()
 def patch(upload_id):
@@ -134,8 +151,11 @@ def patch(upload_id):
     offset = _int_header("Upload-Offset")
     checksum = uploads.parse_checksum(request.headers.get("Upload-Checksum"))
     upload = uploads.get(upload_id, g.user)
+    if request.content_length is not None and request.content_length > current_app.config["MAX_UPLOAD_BYTES"]:
+        limit = current_app.config["MAX_UPLOAD_BYTES"]
+        raise TooLarge(f"请求体超过单个文件上限 {limit} 字节。", limit=limit)
     request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]  # chunks may exceed MAX_BODY_BYTES
-    uploads.append(upload, offset, request.stream, request.content_length, checksum)
+    uploads.append(upload, offset, _body_stream(), request.content_length, checksum)
     upload = uploads.get(upload_id, g.user)
     return _state_headers(Response(status=204), upload)
 

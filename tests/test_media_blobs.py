@@ -205,7 +205,7 @@ def test_evidence_verify_detects_tampering_and_loss(backend, client, auth, devic
 
 @pytest.mark.parametrize("name,mime,seconds", [
     ("wav", "audio/wav", 2.0), ("ogg_opus", "audio/ogg", 3.0), ("webm", "audio/webm", 2.98),
-    ("m4a", "audio/mp4", 5.0), ("adts", "audio/aac", 0.998)])
+    ("m4a", "audio/mp4", 5.0), ("fragmented_mp4", "audio/mp4", 4.5), ("adts", "audio/aac", 0.998)])
 def test_voice_formats_are_recognised_by_their_bytes_with_duration(name, mime, seconds):
     data = getattr(media_audio, name)()
     assert inspect.sniff(data[:64]) == mime
@@ -255,5 +255,19 @@ def test_store_bytes_stores_once_and_signals_after_commit(backend, app):
         blobs.announce_stored()
         assert seen[-1][1] == {"sha256": sha(pdf), "kind": "derived"}
         assert db.session.get(Blob, sha(pdf)).mime == "application/pdf"
+    finally:
+        blob_stored.disconnect(receiver)
+
+
+def test_blobs_committed_by_the_caller_are_announced_when_the_app_context_ends(backend, app):
+    seen = []
+    receiver = lambda sender, **kw: seen.append(kw["sha256"])  # noqa: E731
+    blob_stored.connect(receiver)
+    try:
+        with app.app_context():  # a job or a request of its own
+            blobs.store_bytes(b"%PDF-1.4\n% document\n", kind="derived", commit=False)
+            db.session.commit()
+            assert seen == []
+        assert seen == [sha(b"%PDF-1.4\n% document\n")]
     finally:
         blob_stored.disconnect(receiver)
