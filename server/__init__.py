@@ -41,7 +41,8 @@ def _subsystems():
     import legal
     import push
     from pwa import web
-    return [sync, legal, push, web]
+    import vision
+    return [sync, legal, vision, push, web]
 
 
 def _root():

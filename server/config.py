@@ -81,6 +81,19 @@ def from_env(env=None, instance_dir=None) -> dict:
         # Seconds before the 2nd, 3rd and 4th try of a push the service answered 429/5xx.
         "PUSH_RETRY_BACKOFF": [parse_int("PUSH_RETRY_BACKOFF", v, 0)
                                for v in get("PUSH_RETRY_BACKOFF", "5,30,120").split(",")],
+        # ---- vision ----
+        # The detector registry (JSON); empty: vision/detectors.json in the repository.
+        "VISION_DETECTORS": get("VISION_DETECTORS"),
+        "VISION_ENABLED": parse_bool("VISION_ENABLED", get("VISION_ENABLED", "true")),
+        # Tries of one photo's analysis (a crash or a timeout counts) before it is failed.
+        "VISION_MAX_ATTEMPTS": parse_int("VISION_MAX_ATTEMPTS", get("VISION_MAX_ATTEMPTS", "3"), 1),
+        "VISION_JOB_TIMEOUT": parse_int("VISION_JOB_TIMEOUT", get("VISION_JOB_TIMEOUT", "300"), 10),
+        # A request "running" this long is taken for a dead worker by `flask vision sweep`.
+        "VISION_STALE_AFTER": parse_int("VISION_STALE_AFTER", get("VISION_STALE_AFTER", "600"), 1),
+        "VISION_DEVICE": get("VISION_DEVICE", "cpu"),
+        # torch threads per vision worker (0: torch's default).
+        "VISION_THREADS": parse_int("VISION_THREADS", get("VISION_THREADS", "0"), 0),
+        "VISION_FONT": get("VISION_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }
