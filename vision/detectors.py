@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 
 from . import taxonomy
@@ -78,11 +78,8 @@ def _resolve(weights, base):
             version = metadata.version(dist)
         except metadata.PackageNotFoundError:
             raise RegistryError(f"weights {weights!r}: package {dist} is not installed") from None
-        top, _, inner = resource.partition("/")
-        try:
-            path = resources.files(top).joinpath(inner)
-        except ModuleNotFoundError:
-            raise RegistryError(f"weights {weights!r}: module {top} not importable") from None
+        # Located through the distribution's files: importing the package may need extras.
+        path = metadata.distribution(dist).locate_file(resource)
         return str(path), version
     path = Path(weights)
     if not path.is_absolute():

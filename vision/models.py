@@ -24,7 +24,6 @@ class AnalysisRequest(db.Model):
     attempts = db.Column(db.Integer, nullable=False, default=0)
     reason = db.Column(db.String(500))
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
-    enqueued_at = db.Column(db.DateTime)
     started_at = db.Column(db.DateTime)
     finished_at = db.Column(db.DateTime)
     # Seconds spent in the model (inference only), for the benchmark and the operators.
