@@ -38,11 +38,12 @@ def _subsystems():
     re-register their entities), the PWA's catch-all route last.
     """
     import sync
+    import media
     import legal
     import push
     from pwa import web
     import vision
-    return [sync, legal, vision, push, web]
+    return [sync, media, legal, vision, push, web]
 
 
 def _root():
