@@ -37,13 +37,14 @@ def _subsystems():
     Order matters: sync first (its default entities), the domain modules after it (they
     re-register their entities), the PWA's catch-all route last.
     """
+    import loops
     import sync
     import media
     import legal
     import push
     from pwa import web
     import vision
-    return [sync, media, legal, vision, push, web]
+    return [sync, media, loops, legal, vision, push, web]
 
 
 def _root():

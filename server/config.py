@@ -109,6 +109,11 @@ def from_env(env=None, instance_dir=None) -> dict:
         # torch threads per vision worker (0: torch's default).
         "VISION_THREADS": parse_int("VISION_THREADS", get("VISION_THREADS", "0"), 0),
         "VISION_FONT": get("VISION_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        # ---- loops ----
+        # Seconds an overdue 处置单 waits at one level before `loops sweep` escalates it again.
+        "LOOPS_ESCALATION_INTERVAL": parse_int("LOOPS_ESCALATION_INTERVAL", get("LOOPS_ESCALATION_INTERVAL", "86400"), 60),
+        # Usernames of the 法制审核 (legal review) supervisors; a supervisor named "…法制…" counts too.
+        "LOOPS_LEGAL_REVIEWERS": tuple(v.strip() for v in get("LOOPS_LEGAL_REVIEWERS", "fazhi").split(",") if v.strip()),
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }
