@@ -109,6 +109,7 @@ def from_env(env=None, instance_dir=None) -> dict:
         # torch threads per vision worker (0: torch's default).
         "VISION_THREADS": parse_int("VISION_THREADS", get("VISION_THREADS", "0"), 0),
         "VISION_FONT": get("VISION_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        # ---- end vision ----
         # ---- loops ----
         # Seconds an overdue 处置单 waits at one level before `loops sweep` escalates it again.
         "LOOPS_ESCALATION_INTERVAL": parse_int("LOOPS_ESCALATION_INTERVAL", get("LOOPS_ESCALATION_INTERVAL", "86400"), 60),

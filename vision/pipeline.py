@@ -61,22 +61,23 @@ def photo_shas(entity, data):
 
 # ------------------------------------------------------------------ requests and queueing
 
-def _insert_ignore(model, rows):
+def _insert_ignore(model, rows, session=None):
     if not rows:
         return
-    if db.session.get_bind().dialect.name == "postgresql":
+    session = session or db.session
+    if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    db.session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
-def ensure_requests(shas):
+def ensure_requests(shas, session=None):
     """One pending request per photo and active detector version, unless one exists (no commit)."""
     now = utcnow()
     rows = [{"sha256": sha, "detector": d.name, "model_version": d.version, "state": "pending",
              "attempts": 0, "created_at": now} for sha in shas for d in detectors.active()]
-    _insert_ignore(AnalysisRequest, rows)
+    _insert_ignore(AnalysisRequest, rows, session)
 
 
 def link_subject(entity, record_id, shas):
@@ -407,10 +408,17 @@ def sweep(now=None, backfill=False):
     db.session.commit()
     for sha in {r.sha256 for r in stale if r.state == "pending"}:
         _drop_job(sha)
+    # Photos that arrived while the database write of their requests failed, and with
+    # ``backfill`` every photo of a record not yet seen by each active detector.
+    from media.models import Blob
+    unseen = select(Blob.sha256).where(Blob.kind == "photo", ~select(AnalysisRequest.id).where(
+        AnalysisRequest.sha256 == Blob.sha256).exists())
+    shas = set(db.session.scalars(unseen))
     if backfill:
-        shas = db.session.scalars(select(VisionSubject.sha256).distinct()).all()
+        shas |= set(db.session.scalars(select(VisionSubject.sha256).distinct()))
+    if shas:
         before = db.session.query(AnalysisRequest).count()
-        ensure_requests(shas)
+        ensure_requests(sorted(shas))
         db.session.commit()
         counts["backfilled"] = db.session.query(AnalysisRequest).count() - before
     pending = sorted(set(db.session.scalars(select(AnalysisRequest.sha256).where(
@@ -449,16 +457,19 @@ _PENDING = "danbing_vision_pending"
 
 
 def on_blob_stored(sender, sha256=None, kind=None, **extra):
-    """media.signals.blob_stored (after commit): a new photo is analysed."""
+    """media.signals.blob_stored: a new photo is analysed.
+
+    Sent from the committing session's ``after_commit``, where that session may not run SQL:
+    the requests are recorded through a session of their own, then the job is queued."""
     if kind != "photo" or not sha256 or not current_app.config.get("VISION_ENABLED", True):
         return
+    from sqlalchemy.orm import Session
     try:
-        ensure_requests([sha256])
-        db.session.commit()
+        with Session(db.engine) as session:
+            ensure_requests([sha256], session)
+            session.commit()
     except Exception:
-        db.session.rollback()
-        log.exception("vision: could not record analysis of %s", sha256[:12])
-        return
+        log.exception("vision: could not record analysis of %s (the sweeper will)", sha256[:12])
     try_enqueue([sha256])
 
 
