@@ -41,6 +41,11 @@ def detections_count():
     return db.session.scalar(select(func.count()).select_from(Detection))
 
 
+@pytest.fixture(autouse=True)
+def _empty_vision_queue(app):
+    get_queue("vision").empty()  # Redis outlives each test's tables
+
+
 @pytest.fixture(scope="module")
 def bus():
     return read(BUS)
@@ -228,6 +233,7 @@ def test_site_weights_by_configuration_and_high_severity_alerts_supervisors(app,
                                                "hazards": {"Normal": "person_down"}, "conf": 0.3}]}))
     app.config["VISION_DETECTORS"] = str(site)
     get_queue("push").empty()
+    supervisors = sorted([demo["zhuren"].id, demo["fazhi"].id])
     phone, sha, rid = report_with_photo(device, bus)
     assert [r.detector for r in requests_of(sha)] == ["site-fall"]
     run_worker(app)
@@ -238,7 +244,7 @@ def test_site_weights_by_configuration_and_high_severity_alerts_supervisors(app,
     alerts = [j.args for j in jobs if j.args[1]["kind"] == "detection"]
     assert len(alerts) == 1
     user_ids, msg = alerts[0]
-    assert sorted(user_ids) == sorted([demo["zhuren"].id, demo["fazhi"].id])
+    assert sorted(user_ids) == supervisors
     assert msg["severity"] == "high" and "人员倒地" in msg["title"] and msg["url"] == f"/#/hazard/{rid}"
 
 
