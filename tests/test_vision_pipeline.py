@@ -223,6 +223,20 @@ def test_attempts_are_bounded_then_failed_with_the_reason(app, device, bus):
     assert data["vision"]["state"] == "failed" and "已尝试 1 次" in data["vision"]["reason"]
 
 
+def test_a_job_that_crashes_is_retried_a_bounded_number_of_times_then_failed(app, device, bus):
+    # A real crash inside the job: the configured device does not exist on this machine.
+    app.config["VISION_DEVICE"] = "cuda:7"
+    phone, sha, rid = report_with_photo(device, bus)
+    run_worker(app)  # RQ retries the job at once; the burst worker runs every try
+    reqs = requests_of(sha)
+    assert {r.state for r in reqs} == {"failed"}
+    assert {r.attempts for r in reqs} == {app.config["VISION_MAX_ATTEMPTS"]}
+    assert all(r.reason.startswith("已尝试 3 次仍失败：分析出错") for r in reqs)
+    data = pulled(phone, rid)["data"]
+    assert data["vision"]["state"] == "failed" and "已尝试 3 次仍失败" in data["vision"]["reason"]
+    assert detections_count() == 0
+
+
 # ---------------------------------------------------------------------------- alerts, site weights
 
 def test_site_weights_by_configuration_and_high_severity_alerts_supervisors(app, device, demo, bus, tmp_path):
