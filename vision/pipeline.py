@@ -189,9 +189,11 @@ def run(sha256):
     device = cfg["VISION_DEVICE"]
     alerts = set()
     try:
+        inference.set_threads(cfg["VISION_THREADS"])
+        pixels = inference.to_bgr(image)
         for r, d in work:
             started = time.monotonic()
-            found = inference.detect(d, image, device)
+            found = inference.detect(d, pixels, device)
             if _store_result(r.id, found, image.size, time.monotonic() - started):
                 alerts |= {f["hazard_code"] for f in found if taxonomy.get(f["hazard_code"]).severity == "high"}
     except Exception as e:
