@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 import zipfile
 from datetime import timedelta
 
@@ -110,6 +111,38 @@ def test_snapshot_photo_is_analysed_by_a_worker_and_the_next_pull_shows_it(app, 
     data2 = engine.get_record("hazard", op2["id"]).data
     assert [d["id"] for d in data2["detections"]] == [d["id"] for d in data["detections"]]
     assert data2["annotated_image"] == annotated
+    # An inspection's checklist evidence is analysed too (here: the same photo, no new analysis).
+    zhifa1 = device("zhifa1")
+    op3 = OP(entity="inspection", data={"title": "工地安全检查", "items": [
+        {"code": "ppe-01", "title": "作业人员正确佩戴安全帽", "result": "不合格", "evidence": [sha]}]})
+    assert zhifa1.push(op3)["results"][0]["status"] == "applied"
+    run_worker(app)
+    insp = pulled(zhifa1, op3["id"])["data"]
+    assert insp["suggested_findings"][0]["hazard_code"] == "no_helmet" and insp["annotated_image"] == annotated
+    assert detections_count() == before
+    # The photo taken off the record: its detections go with it.
+    phone.push(OP(record_id=op["id"], base_version=change["version"], data={"photos": []}))
+    run_worker(app)
+    data = pulled(phone, op["id"])["data"]
+    assert data["detections"] == [] and data["suggested_findings"] == [] and data["annotated_image"] is None
+
+
+def test_a_record_synced_before_its_photo_is_analysed_when_the_photo_arrives(app, device, bus):
+    import hashlib
+    bus = bus + uuid.uuid4().bytes  # bytes after the JPEG's end: a photo no test has stored yet
+    sha = hashlib.sha256(bus).hexdigest()
+    phone = device("wangge")
+    op = OP(data=snapshot([sha]))
+    phone.push(op)  # offline-first: the record travels before the photo's upload finishes
+    run_worker(app)
+    assert {(r.state, r.attempts) for r in requests_of(sha)} == {("pending", 0)}
+    assert "尚未上传" in requests_of(sha)[0].reason
+    assert engine.get_record("hazard", op["id"]).data.get("detections") in (None, [])
+    assert store_photo(bus) == sha
+    run_worker(app)
+    assert {(r.state, r.attempts) for r in requests_of(sha)} == {("done", 1)}
+    data = pulled(phone, op["id"])["data"]
+    assert any(d["hazard_code"] == "no_helmet" for d in data["detections"]) and data["annotated_image"]
 
 
 # ---------------------------------------------------------------------------- bad files
