@@ -42,9 +42,10 @@ def _subsystems():
     import loops
     import field
     import legal
+    import vision
     import push
     from pwa import web
-    return [sync, media, loops, field, legal, push, web]
+    return [sync, media, loops, field, legal, vision, push, web]
 
 
 def _root():

@@ -96,6 +96,20 @@ def from_env(env=None, instance_dir=None) -> dict:
         # Lifetime (seconds) of the signed blob URLs handed out for <img src>.
         "BLOB_URL_TTL": parse_int("BLOB_URL_TTL", get("BLOB_URL_TTL", "3600"), 10),
         # ---- end media ----
+        # ---- vision ----
+        # The detector registry (JSON); empty: vision/detectors.json in the repository.
+        "VISION_DETECTORS": get("VISION_DETECTORS"),
+        "VISION_ENABLED": parse_bool("VISION_ENABLED", get("VISION_ENABLED", "true")),
+        # Tries of one photo's analysis (a crash or a timeout counts) before it is failed.
+        "VISION_MAX_ATTEMPTS": parse_int("VISION_MAX_ATTEMPTS", get("VISION_MAX_ATTEMPTS", "3"), 1),
+        "VISION_JOB_TIMEOUT": parse_int("VISION_JOB_TIMEOUT", get("VISION_JOB_TIMEOUT", "300"), 10),
+        # A request "running" this long is taken for a dead worker by `flask vision sweep`.
+        "VISION_STALE_AFTER": parse_int("VISION_STALE_AFTER", get("VISION_STALE_AFTER", "600"), 1),
+        "VISION_DEVICE": get("VISION_DEVICE", "cpu"),
+        # torch threads per vision worker (0: every core).
+        "VISION_THREADS": parse_int("VISION_THREADS", get("VISION_THREADS", "0"), 0),
+        "VISION_FONT": get("VISION_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        # ---- end vision ----
         # ---- loops ----
         # Seconds an overdue 处置单 waits at one level before `loops sweep` escalates it again.
         "LOOPS_ESCALATION_INTERVAL": parse_int("LOOPS_ESCALATION_INTERVAL", get("LOOPS_ESCALATION_INTERVAL", "86400"), 60),
