@@ -69,7 +69,7 @@ export async function save(entity, id, data) {
   const create = !old || old.version == null;
   const opData = create ? { ...base, ...data } : patch;
   const rec = { id, entity, data: { ...base, ...data }, version: old ? old.version : null,
-    deleted: false, pending: 1, server: old ? old.server : null, updated_at: nowIso() };
+    deleted: false, pending: 1, server: old ? old.server : null, updated_at: nowIso(), mine: true };
   if (!create && Object.keys(patch).length === 0) return rec;
   const op = { op_id: uuid(), entity, record_id: id, op: "upsert", base_version: old ? old.version : null,
     data: opData, state: "pending", created_at: nowIso() };
@@ -288,7 +288,7 @@ async function flushPositions() {
   for (;;) {
     const batch = await db.positions(500);
     if (!batch.length) return;
-    await api.call("POST", "/api/v1/positions", { positions: batch.map(({ seq, ...p }) => p) });
+    await api.call("POST", "/api/v1/positions", { fixes: batch.map(({ seq, ...p }) => p) });
     await db.deletePositions(batch.map((p) => p.seq));
     emit("status");
   }
@@ -327,7 +327,7 @@ async function applyChange(ch) {
   for (const o of pendingOps.sort((a, b) => a.seq - b.seq)) if (o.data) data = { ...data, ...o.data };
   const fresh = !rec || rec.version !== ch.version;
   await db.putRecord({ id: ch.id, entity: ch.entity, data, version: ch.version, deleted: false,
-    pending: pendingOps.length ? 1 : 0, server: { version: ch.version, data: ch.data },
+    pending: pendingOps.length ? 1 : 0, server: { version: ch.version, data: ch.data }, mine: !!(rec && rec.mine),
     updated_at: rec && rec.updated_at && !fresh ? rec.updated_at : nowIso() });
   for (const c of await db.conflicts()) {
     if (c.record_id === ch.id) await db.putConflict({ ...c, server: ch.data, server_version: ch.version });
@@ -346,6 +346,8 @@ async function refreshTeam() {
     if (e instanceof api.Offline) throw e; // positions API missing or refused: the list just stays
   }
 }
+
+export async function teamList() { return db.metaGet("team"); }
 
 // ---------------------------------------------------------------- the status panel's data
 
