@@ -80,3 +80,8 @@ export function select(name, options, value) {
     return h("option", { value: v, selected: v === value }, t);
   }));
 }
+
+/** root.append without the nulls and falses that conditional parts leave. */
+export function mount(root, ...children) {
+  root.append(...children.flat(Infinity).filter((c) => c != null && c !== false));
+}

@@ -1,6 +1,6 @@
 // Screens everyone has: login, home (my items, changes since last sync), the sync panel,
 // a record's detail.
-import { h, toast, fmtTime, fmtBytes, fmtLoc, errorList, confirmBox, ROLES, ENTITY_NAMES, STATUS_NAMES, LEVEL_CLASS } from "../ui.js";
+import { mount, h, toast, fmtTime, fmtBytes, fmtLoc, errorList, confirmBox, ROLES, ENTITY_NAMES, STATUS_NAMES, LEVEL_CLASS } from "../ui.js";
 import * as outbox from "../outbox.js";
 import * as session from "../session.js";
 import { thumb } from "./media.js";
@@ -25,7 +25,7 @@ export async function login(root, _p, _q, ctx) {
   h("label", { class: "field" }, h("span", {}, "密码"), h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
   h("button", { class: "btn primary", type: "submit" }, "登录"), err,
   h("p", { class: "muted" }, "同一部手机可多人轮流使用：每人的数据分开保存，退出登录不会删除未发送的数据，也不会给下一位用户看到。"));
-  root.append(form);
+  mount(root, form);
 }
 
 const TITLE = (r) => (r.data && (r.data.title || (r.data.disaster_types || []).join("、") + (r.data.stage || ""))) || ENTITY_NAMES[r.entity];
@@ -47,7 +47,7 @@ export async function home(root, _p, _q, ctx) {
      (r.data.inspector_ids || []).includes(user.id) || r.mine))
     .sort((a, b) => (b.updated_at || "").localeCompare(a.updated_at || ""));
   const warnings = (await outbox.list("warning")).filter((w) => !w.data.valid_until || new Date(w.data.valid_until) > new Date());
-  root.append(
+  mount(root, 
     h("section", { class: "card" }, h("h2", {}, `你好，${user.display_name || user.username}`),
       h("p", { class: "muted" }, `${ROLES[user.role] || user.role} · 上次同步 ${fmtTime(s.lastSync)}`),
       h("div", { class: "row" }, h("a", { class: "btn", href: "#/sync" }, "同步状态"),
@@ -130,10 +130,10 @@ function diffTable(doc, keys) {
 
 export async function detail(root, parts, _q, ctx, entity) {
   const r = await outbox.get(parts[0]);
-  if (!r) { root.append(h("p", { class: "muted" }, "本机没有这条记录（可能尚未同步）。"), h("button", { class: "btn", onclick: () => outbox.sync("detail").then(ctx.rerender) }, "立即同步")); return; }
+  if (!r) { mount(root, h("p", { class: "muted" }, "本机没有这条记录（可能尚未同步）。"), h("button", { class: "btn", onclick: () => outbox.sync("detail").then(ctx.rerender) }, "立即同步")); return; }
   const d = r.data;
   const media = [...(d.photos || []), ...(d.after_photos || [])];
-  root.append(h("section", { class: "card", "data-id": r.id },
+  mount(root, h("section", { class: "card", "data-id": r.id },
     h("h2", {}, TITLE(r)),
     h("p", { class: "muted" }, `${ENTITY_NAMES[r.entity]} · ${STATUS_NAMES[d.status] || d.status || d.stage || ""} · 版本 ${r.version ?? "未同步"}`),
     r.pending ? h("p", { class: "badge wait" }, "待同步") : null,

@@ -25,7 +25,6 @@ export const hazardSpec = {
     if (!d.title) e.title = ["请填写标题"];
     else if (d.title.length > 200) e.title = ["标题最多 200 个字"];
     if (d.description && d.description.length > 5000) e.description = ["描述最多 5000 字"];
-    if (!(d.photos || []).length) e.photos = ["请至少拍一张照片"];
     return e;
   },
   media: { fields: ["photos", "voice_notes", "location"] },

@@ -1,7 +1,7 @@
 // One way to edit any record: the entity's fields, the capture widget, local validation,
 // save to the outbox. In "fix" mode (#/fix/<id>) the server's rejection is shown above the
 // fields and saving resends the corrected record.
-import { h, toast, errorList } from "../ui.js";
+import { mount, h, toast, errorList } from "../ui.js";
 import * as outbox from "../outbox.js";
 import { mediaWidget } from "./media.js";
 
@@ -48,7 +48,7 @@ export async function recordForm(root, spec, recordId, { fix = false } = {}) {
   errBox,
   h("div", { class: "row" }, h("button", { class: "btn primary", type: "submit", "data-action": "save" }, fix ? "重新发送" : "保存"),
     h("a", { class: "btn", href: "#/" }, "取消")));
-  root.append(form);
+  mount(root, form);
   if (widget && !rec && (spec.media || {}).autoLocate !== false) widget.locate();
   return () => widget && widget.cleanup();
 }

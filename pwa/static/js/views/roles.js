@@ -1,5 +1,5 @@
 // Role screens: 执法人员 inspections, 网格员 patrols, 救援队员 location sharing and team.
-import { h, toast, fmtTime, fmtLoc, STATUS_NAMES, LEVEL_CLASS, field, select } from "../ui.js";
+import { mount, h, toast, fmtTime, fmtLoc, STATUS_NAMES, LEVEL_CLASS, field, select } from "../ui.js";
 import * as outbox from "../outbox.js";
 import * as capture from "../capture.js";
 import { mediaWidget } from "./media.js";
@@ -12,14 +12,14 @@ export async function inspections(root, _p, _q, ctx) {
   const all = (await outbox.list("inspection")).filter((r) => (r.data.inspector_ids || []).includes(ctx.user.id) || r.mine || r.data.assignee_id === ctx.user.id);
   const due = all.filter((r) => today(r.data.planned_at) || today(r.data.started_at));
   const open = all.filter((r) => !due.includes(r) && !["approved", "closed", "documents_issued"].includes(r.data.status));
-  root.append(h("section", { class: "card" }, h("h2", {}, "今日检查"), due.length ? due.map(recordRow) : h("p", { class: "muted" }, "今天没有安排的检查")),
+  mount(root, h("section", { class: "card" }, h("h2", {}, "今日检查"), due.length ? due.map(recordRow) : h("p", { class: "muted" }, "今天没有安排的检查")),
     h("section", { class: "card" }, h("h3", {}, "其他未完成"), open.length ? open.map(recordRow) : h("p", { class: "muted" }, "没有")));
 }
 
 export async function inspection(root, parts, _q, ctx) {
   const id = parts[0];
   const rec = await outbox.get(id);
-  if (!rec) { root.append(h("p", { class: "muted" }, "本机没有这次检查，请先同步。")); return; }
+  if (!rec) { mount(root, h("p", { class: "muted" }, "本机没有这次检查，请先同步。")); return; }
   const d = JSON.parse(JSON.stringify(rec.data));
   d.items = d.items || [];
   d.findings = d.findings || [];
@@ -42,7 +42,7 @@ export async function inspection(root, parts, _q, ctx) {
   const findingMedia = { photos: [] };
   const fw = mediaWidget(findingMedia, { fields: ["photos"] });
   widgets.push(fw);
-  root.append(h("section", { class: "card", "data-id": id },
+  mount(root, h("section", { class: "card", "data-id": id },
     h("h2", {}, d.title || "执法检查"),
     h("p", { class: "muted" }, `计划 ${fmtTime(d.planned_at)} · ${STATUS_NAMES[d.status] || d.status || "草稿"}${rec.pending ? " · 待同步" : ""}`),
     editable && !d.started_at ? h("button", { class: "btn primary", type: "button", onclick: async () => {
@@ -101,7 +101,7 @@ export async function patrol(root, _p, _q, ctx) {
     const t = setInterval(flush, 30000);
     patrolWatch = { stop: () => { stop(); clearInterval(t); flush(); } };
   }
-  root.append(h("section", { class: "card" }, h("h2", {}, "巡查"), info,
+  mount(root, h("section", { class: "card" }, h("h2", {}, "巡查"), info,
     active ? h("button", { class: "btn danger", type: "button", "data-action": "stop-patrol", onclick: async () => {
       if (patrolWatch) { patrolWatch.stop(); patrolWatch = null; }
       await flush();
@@ -149,7 +149,7 @@ export async function rescue(root, _p, _q, ctx) {
       toast("已开始共享位置（离线时先存在本机）");
     } else if (sharing) { sharing.stop(); sharing = null; toast("已停止共享位置"); }
   } });
-  root.append(h("section", { class: "card" }, h("h2", {}, "救援"),
+  mount(root, h("section", { class: "card" }, h("h2", {}, "救援"),
     h("label", { class: "check big" }, toggle, "向队伍和指挥部共享我的位置"),
     h("p", { class: "muted" }, `本机待发送位置 ${status.positions} 个`),
     h("a", { class: "btn primary", href: "#/field_report/new" }, "现场回传")),
@@ -159,8 +159,8 @@ export async function rescue(root, _p, _q, ctx) {
 
 export async function warning(root, parts) {
   const w = await outbox.get(parts[0]);
-  if (!w) { root.append(h("p", { class: "muted" }, "本机还没有这条预警，同步后显示。")); return; }
-  root.append(h("section", { class: `card warning ${w.data.level}`, "data-id": w.id },
+  if (!w) { mount(root, h("p", { class: "muted" }, "本机还没有这条预警，同步后显示。")); return; }
+  mount(root, h("section", { class: `card warning ${w.data.level}`, "data-id": w.id },
     h("h2", {}, w.data.title), h("p", {}, w.data.text),
     h("p", { class: "muted" }, `${w.data.issued_by || ""} · 有效至 ${fmtTime(w.data.valid_until)}`)));
 }

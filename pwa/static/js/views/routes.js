@@ -2,7 +2,7 @@
 import * as common from "./common.js";
 import * as roles from "./roles.js";
 import { recordForm } from "./form.js";
-import { hazardSpec, fieldReportSpec, disasterSpec, disasterNew } from "./entities.js";
+import { mount, hazardSpec, fieldReportSpec, disasterSpec, disasterNew } from "./entities.js";
 import * as outbox from "../outbox.js";
 
 async function specFor(rec, user) {
@@ -65,14 +65,14 @@ export function tabsFor(role) {
 
 // 续报/核报 start from a report already made: the list of my reports' events.
 routes.disaster_list = async (root, _p, _q, ctx) => {
-  const { h } = await import("../ui.js");
+  const { h, mount } = await import("../ui.js");
   const reports = await outbox.list("disaster_report");
   const latest = new Map();
   for (const r of reports) {
     const ev = r.data.event_id || r.id;
     if (!latest.has(ev)) latest.set(ev, r);
   }
-  root.append(h("section", { class: "card" }, h("h2", {}, "灾情事件"),
+  mount(root, h("section", { class: "card" }, h("h2", {}, "灾情事件"),
     h("a", { class: "btn primary", href: "#/disaster?stage=初报" }, "新的初报"),
     [...latest.values()].map((r) => h("div", { class: "item" }, h("span", { class: "t" }, r.data.title || "灾情"),
       h("span", { class: "muted" }, r.data.stage),
