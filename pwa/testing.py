@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
@@ -22,6 +22,11 @@ def free_port():
         return s.getsockname()[1]
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):  # a line per shell file drowns the test output
+        pass
+
+
 class LiveServer:
     """The Flask app served on 127.0.0.1:<free port> from a thread (a secure context for
     service workers, crypto.subtle and getUserMedia, because it is loopback)."""
@@ -30,7 +35,7 @@ class LiveServer:
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self._server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="pwa-live", daemon=True)
 
     def __enter__(self):

@@ -2,7 +2,7 @@
 import * as common from "./common.js";
 import * as roles from "./roles.js";
 import { recordForm } from "./form.js";
-import { mount, hazardSpec, fieldReportSpec, disasterSpec, disasterNew } from "./entities.js";
+import { hazardSpec, fieldReportSpec, disasterSpec, disasterNew } from "./entities.js";
 import * as outbox from "../outbox.js";
 
 async function specFor(rec, user) {
