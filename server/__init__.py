@@ -38,10 +38,11 @@ def _subsystems():
     re-register their entities), the PWA's catch-all route last.
     """
     import sync
+    import media
     import legal
     import push
     from pwa import web
-    return [sync, legal, push, web]
+    return [sync, media, legal, push, web]
 
 
 def _root():

@@ -81,6 +81,21 @@ def from_env(env=None, instance_dir=None) -> dict:
         # Seconds before the 2nd, 3rd and 4th try of a push the service answered 429/5xx.
         "PUSH_RETRY_BACKOFF": [parse_int("PUSH_RETRY_BACKOFF", v, 0)
                                for v in get("PUSH_RETRY_BACKOFF", "5,30,120").split(",")],
+        # ---- media ----
+        # Largest single upload (photo, voice note) in bytes; larger is refused with 413.
+        "MAX_UPLOAD_BYTES": parse_int("MAX_UPLOAD_BYTES", get("MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)), 1024),
+        # Unfinished uploads one user may have open at once; one more is refused with 413.
+        "MAX_UPLOADS_IN_FLIGHT": parse_int("MAX_UPLOADS_IN_FLIGHT", get("MAX_UPLOADS_IN_FLIGHT", "20"), 1),
+        # An unfinished upload untouched this long (seconds) expires and its bytes are removed.
+        "UPLOAD_EXPIRES": parse_int("UPLOAD_EXPIRES", get("UPLOAD_EXPIRES", str(3 * 86400)), 60),
+        # Where unfinished uploads lie (a local folder, whatever STORAGE_URL says).
+        "UPLOAD_TMP_DIR": get("UPLOAD_TMP_DIR", str(instance / "uploads")),
+        # Photos with more pixels are refused as decompression bombs (413).
+        "MAX_IMAGE_PIXELS": parse_int("MAX_IMAGE_PIXELS", get("MAX_IMAGE_PIXELS", str(100_000_000)), 1),
+        "S3_REGION": get("S3_REGION", "us-east-1"),
+        # Lifetime (seconds) of the signed blob URLs handed out for <img src>.
+        "BLOB_URL_TTL": parse_int("BLOB_URL_TTL", get("BLOB_URL_TTL", "3600"), 10),
+        # ---- end media ----
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }
