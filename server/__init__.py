@@ -37,12 +37,13 @@ def _subsystems():
     Order matters: sync first (its default entities), the domain modules after it (they
     re-register their entities), the PWA's catch-all route last.
     """
+    import loops
     import sync
     import media
     import legal
     import push
     from pwa import web
-    return [sync, media, legal, push, web]
+    return [sync, media, loops, legal, push, web]
 
 
 def _root():

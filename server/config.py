@@ -96,6 +96,11 @@ def from_env(env=None, instance_dir=None) -> dict:
         # Lifetime (seconds) of the signed blob URLs handed out for <img src>.
         "BLOB_URL_TTL": parse_int("BLOB_URL_TTL", get("BLOB_URL_TTL", "3600"), 10),
         # ---- end media ----
+        # ---- loops ----
+        # Seconds an overdue 处置单 waits at one level before `loops sweep` escalates it again.
+        "LOOPS_ESCALATION_INTERVAL": parse_int("LOOPS_ESCALATION_INTERVAL", get("LOOPS_ESCALATION_INTERVAL", "86400"), 60),
+        # Usernames of the 法制审核 (legal review) supervisors; a supervisor named "…法制…" counts too.
+        "LOOPS_LEGAL_REVIEWERS": tuple(v.strip() for v in get("LOOPS_LEGAL_REVIEWERS", "fazhi").split(",") if v.strip()),
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }
