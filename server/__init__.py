@@ -40,10 +40,11 @@ def _subsystems():
     import loops
     import sync
     import media
+    import field
     import legal
     import push
     from pwa import web
-    return [sync, media, loops, legal, push, web]
+    return [sync, media, loops, field, legal, push, web]
 
 
 def _root():

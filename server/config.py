@@ -102,6 +102,15 @@ def from_env(env=None, instance_dir=None) -> dict:
         # Usernames of the 法制审核 (legal review) supervisors; a supervisor named "…法制…" counts too.
         "LOOPS_LEGAL_REVIEWERS": tuple(v.strip() for v in get("LOOPS_LEGAL_REVIEWERS", "fazhi").split(",") if v.strip()),
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
+        # ---- field ----
+        # Days GPS fixes are kept; `flask positions purge` deletes older ones (run it daily).
+        "POSITION_RETENTION_DAYS": parse_int("POSITION_RETENTION_DAYS", get("POSITION_RETENTION_DAYS", "30"), 1),
+        # Most fixes one POST /api/v1/positions may carry (a day offline at one fix per 10 s is 8,640).
+        "POSITIONS_MAX_BATCH": parse_int("POSITIONS_MAX_BATCH", get("POSITIONS_MAX_BATCH", "10000"), 1),
+        # Patrol tracks: Douglas-Peucker tolerance, worst accuracy kept, dwell radius around a point (metres).
+        "PATROL_TRACK_TOLERANCE_M": parse_int("PATROL_TRACK_TOLERANCE_M", get("PATROL_TRACK_TOLERANCE_M", "5"), 0),
+        "PATROL_MAX_ACCURACY_M": parse_int("PATROL_MAX_ACCURACY_M", get("PATROL_MAX_ACCURACY_M", "50"), 1),
+        "PATROL_DWELL_RADIUS_M": parse_int("PATROL_DWELL_RADIUS_M", get("PATROL_DWELL_RADIUS_M", "50"), 1),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
