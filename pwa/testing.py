@@ -79,10 +79,23 @@ def outbox_call(page, expr):
 
 
 def wait_synced(page, timeout=30000):
-    """Until nothing waits to be pushed or uploaded (pushing a sync when it is idle)."""
-    page.wait_for_function("""async () => {
-        const outbox = await import('/js/outbox.js');
-        const s = await outbox.status();
-        if (!s.syncing && (s.pending.length || s.uploads.length)) outbox.sync('test');
-        return !s.syncing && s.pending.length === 0 && s.uploads.length === 0 && s.lastSync;
-    }""", timeout=timeout, polling=500)
+    """Until nothing waits to be pushed or uploaded (starting a sync when it is idle).
+
+    Returns the outbox status. Polled from Python: wait_for_function does not await a
+    predicate's promise.
+    """
+    import time
+    end = time.monotonic() + timeout / 1000
+    while True:
+        s = page.evaluate("""async () => {
+            const outbox = await import('/js/outbox.js');
+            const s = await outbox.status();
+            if (!s.syncing && (s.pending.length || s.uploads.length)) outbox.sync('test');
+            return {syncing: s.syncing, pending: s.pending.length, uploads: s.uploads.length,
+                    rejected: s.rejected, conflicts: s.conflicts.length, lastSync: s.lastSync, lastError: s.lastError};
+        }""")
+        if not s["syncing"] and not s["pending"] and not s["uploads"] and s["lastSync"]:
+            return s
+        if time.monotonic() > end:
+            raise AssertionError(f"outbox not synced: {s}")
+        page.wait_for_timeout(400)

@@ -111,6 +111,7 @@ def test_offline_capture_reload_and_sync_once(context, live):
     page.wait_for_selector("section.card[data-id]")
 
     # A reload with no network opens the app from the service worker, with both records.
+    page.evaluate("location.hash = '#/'")
     page.reload()
     page.wait_for_selector("#mine .item")
     text = page.inner_text("#mine")
@@ -151,7 +152,7 @@ def test_offline_capture_reload_and_sync_once(context, live):
 
 def _big_jpeg():
     from PIL import Image
-    im = Image.frombytes("RGB", (1400, 1000), os.urandom(1400 * 1000 * 3))
+    im = Image.frombytes("RGB", (2000, 1500), os.urandom(2000 * 1500 * 3))
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=92)
     return buf.getvalue()
@@ -288,6 +289,14 @@ def test_shared_phone_keeps_each_users_work_apart(context, live):
     assert [r.data["title"] for r in records("hazard")] == ["网格员未发送的隐患"]
 
 
+def wait_notifications(page, n):
+    for _ in range(50):
+        if page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)") >= n:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError("no notification shown")
+
+
 def test_push_message_shown_in_chinese_and_click_routed(context, live):
     page = context.new_page()
     pt.login(page, "wangge")
@@ -302,7 +311,7 @@ def test_push_message_shown_in_chinese_and_click_routed(context, live):
                "url": f"/#/warnings/{rid}", "severity": "high", "level": "red", "tag": f"warning-{rid}"}
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": live.url, "registrationId": reg["registrationId"],
                                                   "data": json.dumps(payload, ensure_ascii=False)})
-    page.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 0)")
+    wait_notifications(page, 1)
     shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => ({
         title: n.title, body: n.body, icon: n.icon, tag: n.tag, lang: n.lang, requireInteraction: n.requireInteraction,
         data: n.data})))""")
@@ -317,7 +326,7 @@ def test_push_message_shown_in_chinese_and_click_routed(context, live):
                                                   "data": json.dumps({"kind": "assignment", "title": "处置单指派给您",
                                                                       "body": "配电箱未上锁", "url": "/#/hazard/x",
                                                                       "severity": "normal"}, ensure_ascii=False)})
-    page.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length > 1)")
+    wait_notifications(page, 2)
     titles = page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => n.title))")
     assert "【新任务】处置单指派给您" in titles
 

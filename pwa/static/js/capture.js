@@ -60,3 +60,6 @@ export async function record() {
     }),
   };
 }
+
+/** A fix as the record schemas take it: {lat, lon, accuracy} (the time goes in the record's own time field). */
+export const place = (fix) => (fix ? { lat: fix.lat, lon: fix.lon, accuracy: fix.accuracy } : null);

@@ -136,6 +136,10 @@ export function sync(reason = "manual") {
   running = (async () => {
     emit("status");
     try {
+      // Edits of records the server holds are where conflicts arise: pull first, so a
+      // conflict can show the server's version that this edit meets (the push result only
+      // says that a field overlapped). New records push at once.
+      if ((await db.ops()).some((o) => o.state === "pending" && o.base_version != null)) await pull();
       await pushOps();
       await uploadMedia();
       await flushPositions();
@@ -212,8 +216,10 @@ async function applyResult(op, res) {
     return;
   }
   if (status === "conflict") {
+    // The server's document as this phone last saw it, i.e. the version this edit met.
+    const seen = rec && rec.server && rec.server.version > (op.base_version || 0) ? rec.server.data : null;
     await db.addConflict({ record_id: op.record_id, entity: op.entity, mine: op.data, errors: res.errors || {},
-      server: null, version: res.version, at: nowIso() });
+      server: seen, version: res.version, at: nowIso() });
     emit("conflict", { op });
   }
   await db.deleteOp(op.seq);
@@ -339,7 +345,7 @@ async function applyChange(ch) {
     pending: pendingOps.length ? 1 : 0, server: { version: ch.version, data: ch.data }, mine: !!(rec && rec.mine),
     updated_at: rec && rec.updated_at && !fresh ? rec.updated_at : nowIso() });
   for (const c of await db.conflicts()) {
-    if (c.record_id === ch.id) await db.putConflict({ ...c, server: ch.data, server_version: ch.version });
+    if (c.record_id === ch.id) await db.putConflict({ ...c, server: c.server || ch.data, server_now: ch.data, server_version: ch.version });
   }
   if (mine || !fresh || (rec && rec.version === ch.version)) return null;
   return { entity: ch.entity, id: ch.id, title: ch.data.title || "", what: rec ? "已更新" : "新收到", status: ch.data.status || "", at: nowIso() };

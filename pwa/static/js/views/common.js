@@ -60,6 +60,10 @@ export async function home(root, _p, _q, ctx) {
       h("button", { class: "btn small", type: "button", onclick: async () => { await outbox.clearChanges(); ctx.rerender(); } }, "已阅")] : h("p", { class: "muted" }, "没有新的变化")),
     h("section", { class: "card", id: "mine" }, h("h3", {}, "我的记录"),
       mine.length ? mine.map(recordRow) : h("p", { class: "muted" }, "还没有记录")));
+  // What a sync brought shows at once (the screen is drawn from IndexedDB, never the network).
+  const again = () => ctx.rerender();
+  outbox.events.addEventListener("synced", again);
+  return () => outbox.events.removeEventListener("synced", again);
 }
 
 export async function syncPanel(root, _p, _q, ctx) {
@@ -105,7 +109,8 @@ export async function syncPanel(root, _p, _q, ctx) {
           errorList(c.errors),
           h("div", { class: "versions" },
             h("div", { class: "mine" }, h("h4", {}, "我的版本"), diffTable(c.mine, c.mine)),
-            h("div", { class: "server" }, h("h4", {}, "服务器版本"), c.server ? diffTable(c.server, c.mine) : h("p", { class: "muted" }, "同步后显示"))),
+            h("div", { class: "server" }, h("h4", {}, "服务器版本"), c.server ? diffTable(c.server, c.mine) : h("p", { class: "muted" }, "同步后显示")),
+            c.server_now && c.server && JSON.stringify(c.server_now) !== JSON.stringify(c.server) ? h("div", { class: "now" }, h("h4", {}, "服务器现在保存的"), diffTable(c.server_now, c.mine)) : null),
           h("div", { class: "row" },
             h("button", { class: "btn", type: "button", onclick: async () => { await outbox.resolveConflict(c.key, false); draw(); } }, "以服务器为准"),
             h("button", { class: "btn", type: "button", onclick: async () => { await outbox.resolveConflict(c.key, true); draw(); } }, "用我的版本再发")))) : h("p", { class: "muted" }, "没有")),

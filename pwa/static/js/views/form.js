@@ -22,7 +22,7 @@ export async function recordForm(root, spec, recordId, { fix = false } = {}) {
   const form = h("form", { class: "card record-form", "data-entity": spec.entity, novalidate: true, onsubmit: async (e) => {
     e.preventDefault();
     const data = { ...state, ...spec.collect(form, state) };
-    for (const k of Object.keys(data)) if (data[k] === "" || data[k] === undefined) delete data[k];
+    for (const k of Object.keys(data)) if (data[k] === "" || data[k] === undefined || k.startsWith("__")) delete data[k];
     const errors = spec.validate ? spec.validate(data) : null;
     if (errors && Object.keys(errors).length) {
       errBox.replaceChildren(h("p", {}, "请先改正以下问题："), errorList(errors));

@@ -31,12 +31,13 @@ export function mediaWidget(state, opts = {}) {
   const photosBox = h("div", { class: "thumbs", "data-list": photoField });
   const voiceBox = h("div", { class: "thumbs", "data-list": "voice_notes" });
   const locText = h("span", { class: "loc" }, fmtLoc(state.location));
-  state[photoField] = state[photoField] || [];
-  state.voice_notes = state.voice_notes || [];
+  // Only the fields this record has (a disaster report has no voice notes: unknown fields are refused).
+  if (want.includes(photoField)) state[photoField] = state[photoField] || [];
+  if (want.includes("voice_notes")) state.voice_notes = state.voice_notes || [];
 
   const refresh = async () => {
-    photosBox.replaceChildren(...(await Promise.all(state[photoField].map((s) => thumb(s, "photo")))));
-    voiceBox.replaceChildren(...(await Promise.all(state.voice_notes.map((s) => thumb(s, "voice")))));
+    photosBox.replaceChildren(...(await Promise.all((state[photoField] || []).map((s) => thumb(s, "photo")))));
+    voiceBox.replaceChildren(...(await Promise.all((state.voice_notes || []).map((s) => thumb(s, "voice")))));
     locText.textContent = fmtLoc(state.location);
   };
 
@@ -75,7 +76,12 @@ export function mediaWidget(state, opts = {}) {
 
   const locBtn = h("button", { type: "button", class: "btn", "data-action": "locate", onclick: async () => {
     locText.textContent = "定位中…";
-    try { state.location = await capture.locate(); } catch (e) { toast(e.message, "bad"); }
+    try {
+      // The schemas take {lat, lon, accuracy}; the fix time goes with the record's own time field.
+      const { at, ...loc } = await capture.locate();
+      state.location = loc;
+      state.__fix_at = at;
+    } catch (e) { toast(e.message, "bad"); }
     locText.textContent = fmtLoc(state.location);
   } }, "📍 定位");
 

@@ -47,7 +47,7 @@ export async function inspection(root, parts, _q, ctx) {
     h("p", { class: "muted" }, `计划 ${fmtTime(d.planned_at)} · ${STATUS_NAMES[d.status] || d.status || "草稿"}${rec.pending ? " · 待同步" : ""}`),
     editable && !d.started_at ? h("button", { class: "btn primary", type: "button", onclick: async () => {
       let loc = null; try { loc = await capture.locate(); } catch (e) { toast(e.message, "bad"); }
-      await save({ started_at: new Date().toISOString(), location: loc || d.location || null }); ctx.rerender();
+      await save({ started_at: new Date().toISOString(), location: capture.place(loc) || d.location || null }); ctx.rerender();
     } }, "开始检查（记录时间和位置）") : null),
   h("section", { class: "card" }, h("h3", {}, "检查项"), d.items.length ? d.items.map(itemEl) : h("p", { class: "muted" }, "没有检查项（模板未下发）")),
   h("section", { class: "card" }, h("h3", {}, "违法事实"),
@@ -120,7 +120,7 @@ export async function patrol(root, _p, _q, ctx) {
     h("button", { class: "btn small", type: "button", onclick: async () => {
       let loc = null; try { loc = await capture.locate(); } catch (e) { toast(e.message, "bad"); }
       const rec = await outbox.get(active.id);
-      const checkins = [...(rec.data.checkins || []), { point_id: p.id, at: new Date().toISOString(), location: loc, normal: true, observed_risk_level: p.data.risk_level }];
+      const checkins = [...(rec.data.checkins || []), { point_id: p.id, at: new Date().toISOString(), location: capture.place(loc), normal: true, observed_risk_level: p.data.risk_level }];
       await outbox.save("patrol", rec.id, { ...rec.data, checkins });
       toast(`已在「${p.data.name}」打卡`); ctx.rerender();
     } }, "打卡"))) : h("p", { class: "muted" }, "辖区内没有巡查点位")) : null,
