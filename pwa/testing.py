@@ -31,11 +31,12 @@ class LiveServer:
     """The Flask app served on 127.0.0.1:<free port> from a thread (a secure context for
     service workers, crypto.subtle and getUserMedia, because it is loopback)."""
 
-    def __init__(self, app):
+    def __init__(self, app, middleware=None):
         self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = make_server("127.0.0.1", self.port, app, threaded=True, request_handler=_QuietHandler)
+        self._server = make_server("127.0.0.1", self.port, middleware(app) if middleware else app,
+                                   threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="pwa-live", daemon=True)
 
     def __enter__(self):

@@ -158,58 +158,71 @@ def _big_jpeg():
     return buf.getvalue()
 
 
-def test_interrupted_upload_resumes_after_restart(context, live):
-    page = context.new_page()
-    pt.login(page, "wangge")
-    data = _big_jpeg()
-    assert len(data) > 3 * 512 * 1024
-    seen = []
-    state = {"patches": 0, "cut": False}
+class UploadLink:
+    """WSGI middleware on the live server: logs tus requests and, when ``cut_after`` is set,
+    drops the link (503, as a failing proxy would) for every PATCH after that many."""
 
-    def on_upload(route, request):
-        if request.method == "PATCH":
-            state["patches"] += 1
-            if state["patches"] >= 3 or state["cut"]:
-                state["cut"] = True  # the link drops after two chunks and stays down
-                return route.abort("internetdisconnected")
-        seen.append((request.method, request.headers.get("upload-offset")))
-        return route.continue_()
+    def __init__(self):
+        self.log, self.cut_after, self.patches = [], None, 0
 
-    context.route("**/api/v1/uploads**", on_upload)
-    page.goto("/#/hazard/new")
-    page.wait_for_selector("form.record-form")
-    page.fill("input[name=title]", "仓库消防通道堵塞")
-    page.set_input_files("input[type=file]", files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": data}])
-    page.wait_for_selector("[data-list=photos] .thumb img")
-    page.click("[data-action=save]")
-    page.wait_for_timeout(200)
-    deadline = 60
-    while not state["cut"] and deadline:
-        page.wait_for_timeout(1000)
-        deadline -= 1
-    assert state["cut"], seen
-    page.goto("/#/sync")
-    page.wait_for_selector("#uploads .upload")
-    shot(page, "upload-interrupted")
-    offset = pt.outbox_call(page, "outbox.status().then(s => s.uploads[0].offset)")
-    assert offset >= 2 * 512 * 1024
-    page.close()  # the app is killed mid-upload
+    def __call__(self, app):
+        def wrapped(environ, start_response):
+            if environ["PATH_INFO"].startswith("/api/v1/uploads"):
+                method = environ.get("HTTP_X_HTTP_METHOD_OVERRIDE") or environ["REQUEST_METHOD"]
+                if method == "PATCH":
+                    self.patches += 1
+                    if self.cut_after is not None and self.patches > self.cut_after:
+                        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                        self.log.append((method, environ.get("HTTP_UPLOAD_OFFSET"), "cut"))
+                        return [b"link down"]
+                self.log.append((method, environ.get("HTTP_UPLOAD_OFFSET"), "ok"))
+            return app(environ, start_response)
+        return wrapped
 
-    context.unroute("**/api/v1/uploads**")
-    resumed = []
-    context.on("request", lambda r: "/api/v1/uploads" in r.url and resumed.append((r.method, r.headers.get("upload-offset"))))
-    page = context.new_page()
-    page.goto("/#/sync")
-    page.wait_for_selector("#sync-summary")
-    pt.wait_synced(page, timeout=60000)
-    # Resumed where it stopped: no new upload created, the first PATCH starts past zero.
-    assert [m for m, _ in resumed if m == "POST"] == []
-    patches = [int(o) for m, o in resumed if m == "PATCH"]
-    assert patches and patches[0] >= 2 * 512 * 1024, resumed
-    sha = records("hazard")[0].data["photos"][0]
-    assert blob_count(sha) == 1 and blob_count() == 1
-    import hashlib
-    assert hashlib.sha256(data).hexdigest() == sha
+
+def test_interrupted_upload_resumes_after_restart(browser, app, demo):
+    link = UploadLink()
+    link.cut_after = 2  # two chunks arrive, then the link fails
+    with pt.LiveServer(app, middleware=link) as live:
+        context = pt.new_context(browser, live.url)
+        page = context.new_page()
+        pt.login(page, "wangge")
+        data = _big_jpeg()
+        assert len(data) > 4 * 512 * 1024
+        page.goto("/#/hazard/new")
+        page.wait_for_selector("form.record-form")
+        page.fill("input[name=title]", "仓库消防通道堵塞")
+        page.set_input_files("input[type=file]", files=[{"name": "big.jpg", "mimeType": "image/jpeg", "buffer": data}])
+        page.wait_for_selector("[data-list=photos] .thumb img")
+        page.click("[data-action=save]")
+        for _ in range(100):
+            if any(r[2] == "cut" for r in link.log):
+                break
+            page.wait_for_timeout(200)
+        assert any(r[2] == "cut" for r in link.log), link.log
+        page.goto("/#/sync")
+        page.wait_for_selector("#uploads .upload")
+        shot(page, "upload-interrupted")
+        offset = pt.outbox_call(page, "outbox.status().then(s => s.uploads[0].offset)")
+        assert offset == 2 * 512 * 1024
+        page.close()  # the app is killed mid-upload
+
+        link.cut_after, before = None, len(link.log)
+        page = context.new_page()
+        page.goto("/#/sync")
+        page.wait_for_selector("#sync-summary")
+        pt.wait_synced(page, timeout=60000)
+        resumed = link.log[before:]
+        # Resumed where it stopped: no new upload created, the first PATCH starts at 1 MiB.
+        assert [m for m, _, _ in resumed if m == "POST"] == [], resumed
+        patches = [int(o) for m, o, _ in resumed if m == "PATCH"]
+        assert patches[0] == 2 * 512 * 1024, resumed
+        sha = records("hazard")[0].data["photos"][0]
+        import hashlib
+        assert hashlib.sha256(data).hexdigest() == sha
+        assert blob_count(sha) == 1 and blob_count() == 1
+        context.close()
 
 
 def test_rejected_op_is_shown_and_fixed(context, live):
