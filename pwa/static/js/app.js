@@ -158,6 +158,7 @@ async function main() {
   const user = await session.restore();
   await render();
   document.body.dataset.ready = "1"; // the usable screen is up (bench and tests wait for this)
+  performance.mark("danbing-ready");
   if (user) afterLogin();
   checkStorage();
   setInterval(checkStorage, 60000);
