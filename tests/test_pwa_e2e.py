@@ -354,3 +354,119 @@ def test_push_message_shown_in_chinese_and_click_routed(context, live):
     assert [e["event"] for e in log] == ["shown", "shown", "clicked"]
     assert log[2]["url"] == f"/#/warnings/{rid}"
     shot(page, "push-routed")
+
+
+def _push_as(client, auth, username, entity, data, record_id=None):
+    token = auth.login(username)
+    rid = record_id or str(uuid.uuid4())
+    r = client.post("/api/v1/sync/push", headers={"Authorization": f"Bearer {token['access_token']}"}, json={
+        "device_id": token["device_id"], "ops": [{"op_id": str(uuid.uuid4()), "entity": entity, "id": rid,
+                                                 "op": "upsert", "base_version": None, "data": data}]})
+    res = r.get_json()["results"][0]
+    assert res["status"] == "applied", res
+    return rid
+
+
+def test_inspector_checklist_evidence_findings_submit(context, live, client, auth, demo):
+    from datetime import datetime, timezone
+    ids = [demo["zhifa1"].id, demo["zhifa2"].id]
+    rid = _push_as(client, auth, "zhifa1", "inspection", {
+        "title": "平山县华兴化工有限公司 例行检查", "inspector_ids": ids, "status": "draft",
+        "planned_at": datetime.now(timezone.utc).isoformat(),
+        "items": [{"code": "A1", "title": "安全出口畅通"}, {"code": "A2", "title": "配电箱上锁"}]})
+    page = context.new_page()
+    pt.login(page, "zhifa1")
+    page.goto("/#/inspections")
+    page.wait_for_selector(f".item[data-id='{rid}']")
+    shot(page, "inspections")
+    page.click(f".item[data-id='{rid}']")
+    page.wait_for_selector(".check-item[data-code=A1]")
+    page.click("text=开始检查")
+    page.wait_for_selector(".check-item[data-code=A1]")
+    page.check(".check-item[data-code=A1] input[value=合格]")
+    page.check(".check-item[data-code=A2] input[value=不合格]")
+    page.click(".check-item[data-code=A2] [data-action=camera]")
+    page.wait_for_function("[...document.querySelectorAll('video.camera')].some(v => v.videoWidth > 0)")
+    page.click(".check-item[data-code=A2] [data-action=snap]")
+    page.wait_for_selector(".check-item[data-code=A2] .thumb img")
+    page.fill("textarea[placeholder=违法事实]", "配电箱未上锁，违反安全生产法第三十六条")
+    page.set_input_files(".card:has(textarea[placeholder=违法事实]) input[type=file]",
+                         files=[{"name": "f.jpg", "mimeType": "image/jpeg", "buffer": _small_jpeg()}])
+    page.wait_for_selector(".card:has(textarea[placeholder=违法事实]) .thumb img")
+    page.click("text=添加违法事实")
+    page.wait_for_selector(".finding")
+    page.check(".check-item[data-code=A1] input[value=合格]")
+    page.check(".check-item[data-code=A2] input[value=不合格]")
+    shot(page, "inspection")
+    page.click("text=完成并提交")
+    pt.wait_synced(page)
+    rec = next(r for r in records("inspection") if r.id == rid)
+    assert rec.data["status"] == "submitted", rec.data
+    items = {i["code"]: i for i in rec.data["items"]}
+    assert items["A1"]["result"] == "合格" and items["A2"]["result"] == "不合格" and len(items["A2"]["evidence"]) == 1
+    assert len(rec.data["findings"]) == 1 and rec.data["findings"][0]["evidence"]
+    assert blob_count() == 2
+
+
+def _small_jpeg():
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_grid_member_patrol_with_checkin(context, live, client, auth):
+    point = _push_as(client, auth, "zhuren", "patrol_point", {
+        "name": "东关村变电站", "jurisdiction_code": "130131100201", "risk_level": "橙",
+        "location": {"lat": pt.GEO["latitude"], "lon": pt.GEO["longitude"]}})
+    page = context.new_page()
+    pt.login(page, "wangge")
+    page.goto("/#/patrol")
+    page.click("[data-action=start-patrol]")
+    page.wait_for_selector("[data-action=stop-patrol]")
+    page.click(f"[data-action=checkin][data-point='{point}']")
+    page.wait_for_function("document.querySelector('#patrol-info').textContent.includes('打卡 1 次')")
+    shot(page, "patrol")
+    page.click("[data-action=stop-patrol]")
+    page.wait_for_selector("[data-action=start-patrol]")
+    pt.wait_synced(page)
+    patrols = records("patrol")
+    assert len(patrols) == 1
+    d = patrols[0].data
+    assert d["ended_at"] and d["track"] and d["checkins"][0]["point_id"] == point
+
+
+def test_rescuer_shares_location_offline_and_reports(context, live):
+    from field.models import Position
+    from server.extensions import db
+    page = context.new_page()
+    pt.login(page, "jiuyuan")
+    page.goto("/#/rescue")
+    page.wait_for_selector("#share-location")
+    context.set_offline(True)
+    page.check("#share-location")
+    for _ in range(50):
+        if pt.outbox_call(page, "outbox.status().then(s => s.positions)") >= 1:
+            break
+        page.wait_for_timeout(200)
+    page.goto("/#/field_report/new")
+    page.wait_for_selector("form.record-form[data-entity=field_report]")
+    page.select_option("select[name=urgency]", "紧急")
+    page.fill("textarea[name=text]", "东关村河堤出现管涌，已组织群众转移")
+    page.click("[data-action=record]")
+    page.wait_for_timeout(800)
+    page.click("[data-action=record]")
+    page.wait_for_selector("[data-list=voice_notes] audio")
+    shot(page, "field-report")
+    page.click("[data-action=save]")
+    page.wait_for_selector("section.card[data-id]")
+    context.set_offline(False)
+    pt.wait_synced(page)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Position)) >= 1
+    reports = records("field_report")
+    assert len(reports) == 1 and reports[0].data["urgency"] == "紧急" and len(reports[0].data["voice_notes"]) == 1
+    page.goto("/#/rescue")
+    page.wait_for_selector("#team li")
+    assert "孙队员" in page.inner_text("#team")
+    shot(page, "rescue")

@@ -117,7 +117,7 @@ export async function patrol(root, _p, _q, ctx) {
     h("a", { class: "btn", href: "#/hazard/new?source=patrol" }, "隐患随手拍")),
   active ? h("section", { class: "card" }, h("h3", {}, "点位打卡"), points.length ? points.map((p) => h("div", { class: "item" },
     h("span", { class: `dot ${LEVEL_CLASS[p.data.risk_level] || ""}` }), h("span", { class: "t" }, p.data.name),
-    h("button", { class: "btn small", type: "button", onclick: async () => {
+    h("button", { class: "btn small", type: "button", "data-action": "checkin", "data-point": p.id, onclick: async () => {
       let loc = null; try { loc = await capture.locate(); } catch (e) { toast(e.message, "bad"); }
       const rec = await outbox.get(active.id);
       const checkins = [...(rec.data.checkins || []), { point_id: p.id, at: new Date().toISOString(), location: capture.place(loc), normal: true, observed_risk_level: p.data.risk_level }];
