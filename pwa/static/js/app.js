@@ -25,7 +25,14 @@ async function render() {
   view.replaceChildren();
   document.body.dataset.route = name || "home";
   try {
-    cleanup = await route(view, parts.slice(1), query, { user, rerender: render, logout, afterLogin });
+    const own = await route(view, parts.slice(1), query, { user, rerender: render, logout, afterLogin });
+    if (route.live) {
+      // Screens that only show data are redrawn when a sync brings changes (forms are not:
+      // that would throw away what the user is typing).
+      const again = () => render();
+      outbox.events.addEventListener("synced", again);
+      cleanup = () => { outbox.events.removeEventListener("synced", again); if (own) own(); };
+    } else cleanup = own;
   } catch (e) {
     view.replaceChildren(h("p", { class: "errors" }, `页面出错：${e.message}`));
     console.error(e);

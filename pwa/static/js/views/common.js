@@ -60,10 +60,6 @@ export async function home(root, _p, _q, ctx) {
       h("button", { class: "btn small", type: "button", onclick: async () => { await outbox.clearChanges(); ctx.rerender(); } }, "已阅")] : h("p", { class: "muted" }, "没有新的变化")),
     h("section", { class: "card", id: "mine" }, h("h3", {}, "我的记录"),
       mine.length ? mine.map(recordRow) : h("p", { class: "muted" }, "还没有记录")));
-  // What a sync brought shows at once (the screen is drawn from IndexedDB, never the network).
-  const again = () => ctx.rerender();
-  outbox.events.addEventListener("synced", again);
-  return () => outbox.events.removeEventListener("synced", again);
 }
 
 export async function syncPanel(root, _p, _q, ctx) {

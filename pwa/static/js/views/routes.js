@@ -28,26 +28,29 @@ function entityRoute(entity, spec, screen) {
   };
 }
 
+// Screens redrawn after every sync (app.js): they only show data, drawn from IndexedDB.
+const live = (fn) => Object.assign(async (...a) => fn(...a), { live: true });
+
 export const routes = {
-  "": common.home,
+  "": live(common.home),
   login: common.login,
   sync: common.syncPanel,
   hazard: entityRoute("hazard", hazardSpec),
   field_report: entityRoute("field_report", fieldReportSpec),
   disaster_report: entityRoute("disaster_report", null),
   disaster: disasterNew,
-  inspections: roles.inspections,
+  inspections: live(roles.inspections),
   inspection: roles.inspection,
-  patrol: async (root, parts, q, ctx) => (parts[0] ? common.detail(root, parts, q, ctx, { editable: false }) : roles.patrol(root, parts, q, ctx)),
-  rescue: roles.rescue,
-  warning: roles.warning,
-  warnings: roles.warning, // push payloads say /#/warnings/<id> (push/warnings.py)
+  patrol: live(async (root, parts, q, ctx) => (parts[0] ? common.detail(root, parts, q, ctx, { editable: false }) : roles.patrol(root, parts, q, ctx))),
+  rescue: live(roles.rescue),
+  warning: live(roles.warning),
+  warnings: live(roles.warning), // push payloads say /#/warnings/<id> (push/warnings.py)
   fix: async (root, parts, _q, ctx) => {
     const rec = await outbox.get(parts[0]);
     if (!rec) { location.hash = "#/sync"; return; }
     return recordForm(root, await specFor(rec, ctx.user), parts[0], { fix: true });
   },
-  "*": common.home,
+  "*": live(common.home),
 };
 
 const ROLE_TABS = {
