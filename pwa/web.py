@@ -1,7 +1,7 @@
 """Serve the PWA's files from ``pwa/static`` at the site root."""
 from pathlib import Path
 
-from flask import Blueprint, send_from_directory
+from flask import Blueprint, redirect, send_from_directory
 from werkzeug.routing import PathConverter
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -18,10 +18,17 @@ def index():
     return send_from_directory(STATIC, "index.html", max_age=0)
 
 
+@bp.get("/console")
+def console_root():
+    return redirect("/console/", code=308)
+
+
 @bp.get("/<apppath:filename>")
 def static_file(filename):
+    if filename.endswith("/"):
+        filename += "index.html"  # /console/ (the supervisor console) and any other app folder
     # The service worker must be revalidated on every load so updates are found.
-    max_age = 0 if filename in ("sw.js", "index.html", "manifest.webmanifest") else 3600
+    max_age = 0 if filename in ("sw.js", "manifest.webmanifest") or filename.endswith("index.html") else 3600
     return send_from_directory(STATIC, filename, max_age=max_age)
 
 

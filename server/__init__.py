@@ -40,8 +40,9 @@ def _subsystems():
     import sync
     import legal
     import push
+    import console
     from pwa import web
-    return [sync, legal, push, web]
+    return [sync, legal, push, console, web]
 
 
 def _root():

@@ -82,11 +82,32 @@ def from_env(env=None, instance_dir=None) -> dict:
         "PUSH_RETRY_BACKOFF": [parse_int("PUSH_RETRY_BACKOFF", v, 0)
                                for v in get("PUSH_RETRY_BACKOFF", "5,30,120").split(",")],
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
+        # ---- console ----
+        # Map tiles of the console's 一张图, a Leaflet URL template, e.g. 天地图 with its key:
+        # https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY . Empty: a plain background, our layers still drawn.
+        "MAP_TILE_URL": get("MAP_TILE_URL", ""),
+        "MAP_ATTRIBUTION": get("MAP_ATTRIBUTION", ""),
+        "MAP_TILE_SUBDOMAINS": get("MAP_TILE_SUBDOMAINS", "01234567"),
+        "MAP_CENTER": _parse_center(get("MAP_CENTER", "38.26,114.15")),
+        "MAP_ZOOM": parse_int("MAP_ZOOM", get("MAP_ZOOM", "10"), 1),
+        "MAP_MAX_ZOOM": parse_int("MAP_MAX_ZOOM", get("MAP_MAX_ZOOM", "18"), 1),
+        "CONSOLE_POSITIONS_POLL_MS": parse_int("CONSOLE_POSITIONS_POLL_MS", get("CONSOLE_POSITIONS_POLL_MS", "5000"), 500),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         instance.mkdir(parents=True, exist_ok=True)
     return cfg
+
+
+def _parse_center(value):
+    """MAP_CENTER as "lat,lon"."""
+    try:
+        lat, lon = (float(v) for v in value.split(","))
+    except ValueError:
+        raise ConfigError(f"MAP_CENTER={value!r} is not \"lat,lon\"") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ConfigError(f"MAP_CENTER={value!r} is out of range")
+    return [lat, lon]
 
 
 def _normalise_db_url(url: str) -> str:

@@ -1,0 +1,282 @@
+"""Console read models over the sync engine's records. Knows nothing of HTTP.
+
+Every query is scoped with ``sync.scope.visible_clause``: the console shows a supervisor
+exactly what their devices would pull, no more.
+"""
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select
+
+from server.clock import isoformat, utcnow
+from server.errors import Invalid, NotFound
+from server.extensions import db
+from server.models import Enterprise, Jurisdiction, User
+from server.models.jurisdiction import covers, level_of, parent_code, scope_prefix, valid_code
+from sync import scope
+from sync.models import SyncConflict, SyncRecord
+
+# Entities a supervisor reviews or watches, in the order the console lists them.
+QUEUE_TYPES = ("hazard", "inspection", "disaster_report", "field_report", "patrol")
+# Statuses after which nothing is pending and a deadline no longer matters (English codes as
+# the loops/field modules use them, and the Chinese words some devices send).
+CLOSED_STATUSES = ("closed", "dismissed", "cancelled", "archived", "verified_closed", "销号", "已销号", "已关闭")
+# 红橙黄蓝, most urgent first; both the Chinese words and the English codes are in use.
+RISK_ORDER = {"红": 0, "red": 0, "重大": 0, "major": 0, "橙": 1, "orange": 1, "黄": 2, "yellow": 2,
+              "一般": 2, "general": 2, "蓝": 3, "blue": 3}
+SORTS = {
+    "updated": SyncRecord.updated_at.desc(),
+    "-updated": SyncRecord.updated_at.asc(),
+    "created": SyncRecord.created_at.desc(),
+    "-created": SyncRecord.created_at.asc(),
+    "deadline": SyncRecord.deadline.asc(),
+    "-deadline": SyncRecord.deadline.desc(),
+    "title": SyncRecord.title.asc(),
+}
+
+
+def _risk_rank():
+    return case(*[(SyncRecord.level == k, v) for k, v in RISK_ORDER.items()], else_=9)
+
+
+def _parse_date(name, value, end=False):
+    if not value:
+        return None
+    try:
+        d = datetime.fromisoformat(value[:10])
+    except ValueError:
+        raise Invalid(f"{name} 应为日期（如 2026-05-01）。", errors={name: ["日期格式不对"]}) from None
+    return d + timedelta(days=1) if end else d
+
+
+def queue_statement(user, *, types=None, status=None, overdue=False, level=None, enterprise_id=None,
+                    jurisdiction=None, date_from=None, date_to=None, q=None, now=None):
+    """The filtered queue (a select over SyncRecord, without order/limit)."""
+    now = now or utcnow()
+    types = [t for t in (types or QUEUE_TYPES) if t]
+    unknown = set(types) - set(QUEUE_TYPES)
+    if unknown:
+        raise Invalid("未知的记录类型：" + "、".join(sorted(unknown)), errors={"type": list(QUEUE_TYPES)})
+    stmt = select(SyncRecord).where(SyncRecord.entity.in_(types), SyncRecord.deleted.is_(False),
+                                    scope.visible_clause(user))
+    if status:
+        stmt = stmt.where(SyncRecord.status.in_(status.split(",")))
+    if overdue:
+        stmt = stmt.where(SyncRecord.deadline < now,
+                          func.coalesce(SyncRecord.status, "").notin_(CLOSED_STATUSES))
+    if level:
+        stmt = stmt.where(SyncRecord.level.in_(level.split(",")))
+    if enterprise_id:
+        stmt = stmt.where(SyncRecord.enterprise_id == enterprise_id)
+    if jurisdiction:
+        if not valid_code(jurisdiction):
+            raise Invalid("行政区划代码应为 12 位数字。", errors={"jurisdiction": ["12 位数字"]})
+        stmt = stmt.where(SyncRecord.jurisdiction_code.startswith(scope_prefix(jurisdiction), autoescape=True))
+    start, end = _parse_date("date_from", date_from), _parse_date("date_to", date_to, end=True)
+    if start:
+        stmt = stmt.where(SyncRecord.created_at >= start)
+    if end:
+        stmt = stmt.where(SyncRecord.created_at < end)
+    if q:
+        stmt = stmt.where(SyncRecord.title.contains(q, autoescape=True))
+    return stmt
+
+
+def order(stmt, sort):
+    if sort == "risk":
+        return stmt.order_by(_risk_rank(), SyncRecord.updated_at.desc())
+    if sort not in SORTS:
+        raise Invalid("未知的排序：" + str(sort), errors={"sort": sorted(list(SORTS) + ["risk"])})
+    return stmt.order_by(SORTS[sort], SyncRecord.id)
+
+
+def counts(stmt, now=None):
+    """Facet counts of a filtered queue: by type, by status, by level, and how many are overdue."""
+    now = now or utcnow()
+    sub = stmt.order_by(None).subquery()
+    out = {}
+    for key, col in (("type", sub.c.entity), ("status", sub.c.status), ("level", sub.c.level)):
+        rows = db.session.execute(select(col, func.count()).group_by(col)).all()
+        out[key] = {(k if k is not None else ""): n for k, n in rows}
+    out["overdue"] = db.session.scalar(select(func.count()).select_from(sub).where(
+        sub.c.deadline < now, func.coalesce(sub.c.status, "").notin_(CLOSED_STATUSES)))
+    out["total"] = sum(out["type"].values())
+    return out
+
+
+def summary(rec: SyncRecord, names=None, now=None) -> dict:
+    """One queue row: what a supervisor scans before opening the case."""
+    now = now or utcnow()
+    data = rec.data or {}
+    loc = data.get("location") or {}
+    review = data.get("review") or {}
+    return {
+        "entity": rec.entity, "id": rec.id, "version": rec.version, "title": rec.title or data.get("title"),
+        "status": rec.status, "level": rec.level, "enterprise_id": rec.enterprise_id,
+        "enterprise_name": (names or {}).get(rec.enterprise_id), "jurisdiction_code": rec.jurisdiction_code,
+        "deadline": isoformat(rec.deadline), "occurred_at": isoformat(rec.occurred_at),
+        "created_at": isoformat(rec.created_at), "updated_at": isoformat(rec.updated_at),
+        "owner_id": rec.owner_id, "assignee_id": rec.assignee_id,
+        "overdue": bool(rec.deadline and rec.deadline < now and (rec.status or "") not in CLOSED_STATUSES),
+        "has_location": bool(loc.get("lat") is not None and loc.get("lon") is not None),
+        "photos": len(data.get("photos") or []), "detections": len(data.get("detections") or []),
+        "review_comment": review.get("comment"),
+    }
+
+
+def enterprise_names(ids):
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(ids))).all())
+
+
+def record(user, entity, record_id) -> dict:
+    """One record in full, with who wrote it and the conflict values kept for it."""
+    rec = db.session.get(SyncRecord, record_id)
+    if rec is None or rec.entity != entity or not scope.can_see(user, rec):
+        raise NotFound("没有这条记录，或不在您的辖区内。")
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(
+        {i for i in (rec.owner_id, rec.assignee_id, rec.created_by_id, rec.updated_by_id) if i})))}
+    conflicts = db.session.scalars(select(SyncConflict).where(SyncConflict.record_id == rec.id)
+                                   .order_by(SyncConflict.id.desc())).all()
+    out = summary(rec, enterprise_names([rec.enterprise_id]))
+    out.update({"deleted": rec.deleted, "data": rec.data, "updated_by_device": rec.updated_by_device,
+                "people": {str(i): {"display_name": u.display_name, "role": u.role} for i, u in users.items()},
+                "owner_name": users[rec.owner_id].display_name if rec.owner_id in users else None,
+                "conflicts": [c.to_dict() for c in conflicts]})
+    return out
+
+
+# ---- the map ------------------------------------------------------------------------------
+
+MAP_LAYERS = ("hazard", "inspection", "field_report", "disaster_report", "patrol")
+
+
+def map_layer(user, entity, *, open_only=False, now=None):
+    """Compact points of one layer: ``[id, lat, lon, level, status, title, overdue]`` lists.
+
+    Thousands of hazards travel as plain arrays (about 80 bytes a point) so the map draws
+    them in one pass; detail is fetched when a point is clicked.
+    """
+    if entity not in MAP_LAYERS:
+        raise NotFound(f"没有图层 {entity}。")
+    now = now or utcnow()
+    stmt = select(SyncRecord.id, SyncRecord.data, SyncRecord.level, SyncRecord.status, SyncRecord.title,
+                  SyncRecord.deadline).where(
+        SyncRecord.entity == entity, SyncRecord.deleted.is_(False), scope.visible_clause(user))
+    if open_only:
+        stmt = stmt.where(func.coalesce(SyncRecord.status, "").notin_(CLOSED_STATUSES))
+    points, tracks = [], []
+    for rid, data, lvl, status, title, deadline in db.session.execute(stmt):
+        data = data or {}
+        loc = data.get("location") or {}
+        lat, lon = loc.get("lat"), loc.get("lon")
+        if entity == "patrol" and data.get("track"):
+            tracks.append([rid, data["track"], title])
+            if lat is None:
+                lat, lon = data["track"][0][0], data["track"][0][1]
+        if lat is None or lon is None:
+            continue
+        overdue = bool(deadline and deadline < now and (status or "") not in CLOSED_STATUSES)
+        points.append([rid, round(lat, 6), round(lon, 6), lvl or data.get("risk_level"), status, title, overdue])
+    out = {"entity": entity, "points": points}
+    if entity == "patrol":
+        out["tracks"] = tracks
+    return out
+
+
+def enterprises_layer(user):
+    rows = db.session.scalars(select(Enterprise).where(
+        Enterprise.jurisdiction_code.startswith(scope_prefix(user.jurisdiction_code)))).all()
+    return {"entity": "enterprise", "points": [[e.id, e.lat, e.lon, e.risk_level, None, e.name, False]
+                                               for e in rows if e.lat is not None and e.lon is not None]}
+
+
+# ---- disaster events ----------------------------------------------------------------------
+
+FIGURES = ("affected", "dead", "missing", "relocated", "need_relief", "houses_collapsed", "houses_damaged",
+           "crops_affected_ha", "crops_lost_ha", "direct_loss_10k_yuan")
+STAGE_ORDER = {"initial": 0, "初报": 0, "update": 1, "续报": 1, "verified": 2, "核报": 2}
+# 初报: the township within 1 hour of learning of the disaster (灾情报送 rules in docs/domain.md).
+FIRST_REPORT_LIMIT = timedelta(hours=1)
+
+
+def _num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def disaster_events(user, now=None):
+    """Disaster events with each village's chain of reports and figures summed up the tree.
+
+    A village's current figures are those of its latest report (初报 → 续报 → 核报 replace, not
+    add); townships, counties and above are the sum of their villages. ``late`` marks a
+    first report received more than an hour after the disaster occurred.
+    """
+    now = now or utcnow()
+    rows = db.session.scalars(select(SyncRecord).where(
+        SyncRecord.entity == "disaster_report", SyncRecord.deleted.is_(False), scope.visible_clause(user))
+        .order_by(SyncRecord.created_at)).all()
+    names = dict(db.session.execute(select(Jurisdiction.code, Jurisdiction.name)).all())
+    events = {}
+    for r in rows:
+        data = r.data or {}
+        key = r.event_id or data.get("event_id") or r.id
+        ev = events.setdefault(key, {"event_id": key, "title": r.title, "villages": {}, "first_at": None})
+        code = r.jurisdiction_code or "000000000000"
+        chain = ev["villages"].setdefault(code, [])
+        occurred = r.occurred_at
+        late = None
+        stage = data.get("stage") or "initial"
+        if STAGE_ORDER.get(stage, 0) == 0 and occurred is not None:
+            late = (r.created_at - occurred) > FIRST_REPORT_LIMIT
+        chain.append({"id": r.id, "stage": stage, "status": r.status, "figures": data.get("figures") or {},
+                      "occurred_at": isoformat(occurred), "received_at": isoformat(r.created_at),
+                      "late": late, "photos": len(data.get("photos") or []), "version": r.version})
+        if ev["first_at"] is None or r.created_at < ev["first_at"]:
+            ev["first_at"] = r.created_at
+    out = []
+    for ev in events.values():
+        totals = {}
+        villages = []
+        for code, chain in sorted(ev["villages"].items()):
+            latest = chain[-1]["figures"]
+            villages.append({"code": code, "name": names.get(code, code), "reports": chain,
+                             "current": latest, "late": any(c["late"] for c in chain)})
+            node = code
+            while node:
+                t = totals.setdefault(node, {f: 0.0 for f in FIGURES})
+                for f in FIGURES:
+                    t[f] += _num(latest.get(f))
+                node = parent_code(node) if valid_code(node) else None
+        tree = [{"code": c, "name": names.get(c, c), "level": level_of(c) if valid_code(c) else None,
+                 "figures": t} for c, t in sorted(totals.items()) if covers(user.jurisdiction_code, c)
+                or level_of(c) == "village"]
+        out.append({"event_id": ev["event_id"], "title": ev["title"], "first_at": isoformat(ev["first_at"]),
+                    "villages": villages, "tree": tree, "late_villages": sum(1 for v in villages if v["late"])})
+    out.sort(key=lambda e: e["first_at"] or "", reverse=True)
+    return out
+
+
+def dashboard(user, now=None):
+    """Fallback figures when the loops module's /api/v1/stats/dashboard is not installed."""
+    now = now or utcnow()
+    base = select(SyncRecord).where(SyncRecord.deleted.is_(False), scope.visible_clause(user))
+    open_h = base.where(SyncRecord.entity == "hazard", func.coalesce(SyncRecord.status, "").notin_(CLOSED_STATUSES))
+    sub = open_h.subquery()
+    by_level = dict(db.session.execute(select(sub.c.level, func.count()).group_by(sub.c.level)).all())
+    overdue = dict(db.session.execute(select(sub.c.level, func.count()).where(sub.c.deadline < now)
+                                      .group_by(sub.c.level)).all())
+    insp = base.where(SyncRecord.entity == "inspection").subquery()
+    by_status = dict(db.session.execute(select(insp.c.status, func.count()).group_by(insp.c.status)).all())
+    reports = base.where(SyncRecord.entity == "disaster_report").subquery()
+    by_stage = {}
+    for (data,) in db.session.execute(select(reports.c.data)):
+        stage = (data or {}).get("stage") or "initial"
+        by_stage[stage] = by_stage.get(stage, 0) + 1
+    return {"source": "console", "hazards_open_by_level": {str(k): v for k, v in by_level.items()},
+            "hazards_overdue_by_level": {str(k): v for k, v in overdue.items()},
+            "inspections_by_status": {str(k): v for k, v in by_status.items()},
+            "disaster_reports_by_stage": by_stage}
