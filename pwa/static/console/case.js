@@ -1,0 +1,238 @@
+// Case detail: evidence with detection boxes, voice, GPS, history and audit-chain check,
+// conflicts with restore, suggested clauses, review actions, the case's documents.
+import * as api from './api.js';
+import { collectEvidence, detectionLabel, photoFigure, voiceNote } from './evidence.js';
+import { createMap, leaflet } from './mapbase.js';
+import { ENTITY_NAMES, busy, fmtTime, h, riskBadge, riskColour, showError, statusBadge, statusName, toast } from './ui.js';
+
+const KIND_NAMES = {
+  inspection_record: '现场检查记录', rectification_order: '责令限期整改指令书', recheck_opinion: '整改复查意见书',
+  onsite_measures: '现场处理措施决定书', penalty_notice: '行政处罚告知书', penalty_decision: '行政处罚决定书',
+};
+export { KIND_NAMES };
+
+const REVIEWABLE = ['hazard', 'inspection'];
+
+export async function render(root, entity, id) {
+  let c;
+  let minimap = null;
+  let showBoxes = true;
+
+  async function load() {
+    c = await api.record(entity, id);
+    if (minimap) { minimap.remove(); minimap = null; }
+    root.replaceChildren(layout());
+    root.dataset.version = String(c.version);
+    root.dataset.status = c.status || '';
+  }
+
+  function layout() {
+    const d = c.data || {};
+    const left = h('div', {},
+      h('div', { class: 'card', id: 'case-head' },
+        h('p', { class: 'hint' }, h('a', { href: '#/queue' }, '← 返回队列 (u)'), ` · ${ENTITY_NAMES[c.entity] || c.entity} · 版本 ${c.version}`),
+        h('h2', { id: 'case-title' }, c.title || '（无标题）', ' ', riskBadge(c.level), ' ', statusBadge(c.status)),
+        h('dl', { class: 'kv' },
+          h('dt', {}, '企业'), h('dd', {}, c.enterprise_name || '—'),
+          h('dt', {}, '辖区'), h('dd', {}, c.jurisdiction_code || '—'),
+          h('dt', {}, '上报人'), h('dd', {}, c.owner_name || '—', c.updated_by_device ? h('span', { class: 'hint' }, ` · 设备 ${c.updated_by_device}`) : null),
+          h('dt', {}, '描述'), h('dd', {}, d.description || '—'),
+          d.category ? [h('dt', {}, '类别'), h('dd', {}, d.category)] : null,
+          d.hazard_code ? [h('dt', {}, '隐患代码'), h('dd', {}, d.hazard_code)] : null,
+          d.grade ? [h('dt', {}, '隐患等级'), h('dd', {}, d.grade)] : null,
+          d.handling ? [h('dt', {}, '治理方式'), h('dd', {}, d.handling)] : null,
+          h('dt', {}, '现场时间'), h('dd', {}, fmtTime(d.device_time || d.occurred_at || c.occurred_at), h('span', { class: 'hint' }, '（设备时钟）')),
+          h('dt', {}, '接收时间'), h('dd', {}, fmtTime(c.created_at)),
+          h('dt', {}, '期限'), h('dd', { class: c.overdue ? 'bad' : '' }, c.deadline ? fmtTime(c.deadline) : '—', c.overdue ? '（已逾期）' : ''),
+          d.work_order ? [h('dt', {}, '处置单'), h('dd', { id: 'work-order' }, `${d.work_order.unit || ''} · 期限 ${d.work_order.deadline || '—'}`)] : null,
+          d.review ? [h('dt', {}, '审核意见'), h('dd', { id: 'review-comment' }, `${statusName(d.review.action === 'return' ? 'returned' : c.status)}：${d.review.comment || '—'}`)] : null),
+      ),
+      evidenceCard(d),
+      d.items ? checklistCard(d) : null,
+      d.findings && d.findings.length ? findingsCard(d) : null,
+    );
+    const right = h('div', {},
+      REVIEWABLE.includes(c.entity) ? actionsCard() : null,
+      gpsCard(d),
+      detectionsCard(d),
+      clausesCard(d),
+      documentsCard(),
+      conflictsCard(),
+      historyCard(),
+    );
+    return h('div', { class: 'case', id: 'case' }, left, right);
+  }
+
+  function evidenceCard(d) {
+    const { photos, voice } = collectEvidence(d);
+    const detections = d.detections || [];
+    const byPhoto = (sha) => detections.filter((x) => (x.photo || x.sha256 || x.blob || x.image || x.source_sha256 || photos[0]?.sha256) === sha);
+    const toggle = h('label', { style: 'flex-direction:row;align-items:center' },
+      h('input', { type: 'checkbox', id: 'toggle-boxes', checked: showBoxes, onchange: (e) => {
+        showBoxes = e.target.checked;
+        root.querySelectorAll('svg.boxes').forEach((s) => { s.style.display = showBoxes ? '' : 'none'; });
+      } }), '显示识别框 (b)');
+    return h('div', { class: 'card' },
+      h('h3', {}, `证据（照片 ${photos.length}，语音 ${voice.length}）`), detections.length ? toggle : null,
+      h('div', { class: 'photos' }, photos.length ? photos.map((p) => photoFigure(p, byPhoto(p.sha256), () => showBoxes))
+        : h('p', { class: 'hint' }, '没有照片')),
+      voice.length ? h('div', {}, h('h3', {}, '语音'), voice.map(voiceNote)) : null);
+  }
+
+  function checklistCard(d) {
+    return h('div', { class: 'card' }, h('h3', {}, '检查表'),
+      h('table', {}, h('tbody', {}, d.items.map((it) => h('tr', {},
+        h('td', {}, it.code || ''), h('td', { class: 'title' }, it.title || ''),
+        h('td', { class: it.result === '不合格' ? 'bad' : '' }, it.result || '—'), h('td', { class: 'title' }, it.note || ''))))));
+  }
+
+  function findingsCard(d) {
+    return h('div', { class: 'card' }, h('h3', {}, '发现的问题'),
+      h('ol', {}, d.findings.map((f) => h('li', {}, f.description || f.text || '',
+        (f.clauses || []).length ? h('div', { class: 'hint' }, (f.clauses || []).map((x) => x.citation || x.law || JSON.stringify(x)).join('；')) : null))));
+  }
+
+  function gpsCard(d) {
+    const loc = d.location;
+    const el = h('div', { class: 'minimap', id: 'case-map' });
+    const card = h('div', { class: 'card' }, h('h3', {}, '位置'),
+      loc ? h('p', { class: 'hint' }, `${loc.lat.toFixed(6)}, ${loc.lon.toFixed(6)}${loc.accuracy != null ? ` ±${Math.round(loc.accuracy)} 米` : ''}`) : h('p', { class: 'hint' }, '没有位置信息'),
+      loc ? el : null);
+    if (loc) {
+      requestAnimationFrame(async () => {
+        try {
+          minimap = await createMap(el, { center: [loc.lat, loc.lon], zoom: 15, zoomControl: false });
+          const L = leaflet();
+          L.circleMarker([loc.lat, loc.lon], { radius: 8, color: '#000', weight: 1, fillColor: riskColour(c.level), fillOpacity: 0.9 }).addTo(minimap);
+          if (loc.accuracy) L.circle([loc.lat, loc.lon], { radius: loc.accuracy, weight: 1, fillOpacity: 0.1 }).addTo(minimap);
+        } catch (e) { el.replaceChildren(h('p', { class: 'hint' }, e.message)); }
+      });
+    }
+    return card;
+  }
+
+  function detectionsCard(d) {
+    const detections = d.detections || [];
+    if (!detections.length) return null;
+    return h('div', { class: 'card', id: 'detections' }, h('h3', {}, `智能识别（${detections.length}）`),
+      h('ul', { class: 'detections' }, detections.map((x, i) => h('li', { dataset: { index: i } },
+        `${detectionLabel(x)} `, x.confidence != null ? `${Math.round(x.confidence * 100)}% ` : '',
+        h('span', { class: 'badge' }, { confirmed: '已确认', dismissed: '已排除' }[x.status] || '待确认'), ' ',
+        h('button', { type: 'button', class: 'confirm-detection', disabled: x.status === 'confirmed',
+          onclick: (e) => act(e.target, () => api.setDetection(c, i, 'confirmed'), '已确认识别结果') }, '确认'), ' ',
+        h('button', { type: 'button', class: 'dismiss-detection', disabled: x.status === 'dismissed',
+          onclick: (e) => act(e.target, () => api.setDetection(c, i, 'dismissed'), '已排除识别结果') }, '排除')))));
+  }
+
+  function clausesCard(d) {
+    const list = h('div', { id: 'clauses' }, h('p', { class: 'hint' }, '匹配中…'));
+    const card = h('div', { class: 'card' }, h('h3', {}, '建议法条'), list);
+    (async () => {
+      const blocks = [];
+      for (const f of d.suggested_findings || []) {
+        blocks.push(h('div', {}, h('strong', {}, f.text || f.description || f.summary || ''),
+          h('ul', {}, [...(f.violated || []), ...(f.penalty || []), ...(f.clauses || [])].map((r) =>
+            h('li', {}, r.citation || `${r.law || ''}第${r.article || ''}条`)))));
+      }
+      if (d.hazard_code) {
+        const m = await api.clausesForHazard(d.hazard_code).catch(() => null);
+        if (m) {
+          blocks.push(h('div', {}, h('strong', {}, `${m.name || d.hazard_code}（隐患代码对应）`),
+            h('ul', {}, [...(m.violated || []).map((r) => ['违法依据', r]), ...(m.penalty || []).map((r) => ['处罚依据', r])]
+              .map(([role, r]) => h('li', {}, `${role}：${r.citation || `${r.law}第${r.article}条`}`)))));
+        }
+      }
+      const text = [c.title, d.description].filter(Boolean).join('。');
+      if (text) {
+        const s = await api.suggestClauses(text, 5).catch(() => ({ items: [] }));
+        if (s.items.length) {
+          blocks.push(h('div', {}, h('strong', {}, '按描述检索'), h('ol', {}, s.items.map((it) => h('li', { class: 'clause' },
+            it.citation || `${it.law || ''} ${it.article_no || ''}`, h('div', { class: 'hint' }, (it.passage || it.text || '').slice(0, 140)))))));
+        }
+      }
+      list.replaceChildren(...(blocks.length ? blocks : [h('p', { class: 'hint' }, '没有建议的法条')]));
+    })();
+    return card;
+  }
+
+  function documentsCard() {
+    const list = h('ul', { id: 'case-documents' }, h('li', { class: 'hint' }, '加载中…'));
+    api.documentsFor(c.entity, c.id).then((body) => {
+      list.replaceChildren(...(body.items.length ? body.items.map((doc) => h('li', {},
+        h('a', { href: `#/doc/${doc.id}`, class: 'doc-link', dataset: { id: doc.id } }, KIND_NAMES[doc.kind] || doc.kind),
+        ' ', statusBadge(doc.status), doc.number ? ` ${doc.number}` : '')) : [h('li', { class: 'hint' }, '尚无文书（由执法人员在现场起草）')]));
+    }).catch((e) => list.replaceChildren(h('li', { class: 'hint' }, e.message)));
+    return h('div', { class: 'card' }, h('h3', {}, '执法文书'), list);
+  }
+
+  function conflictsCard() {
+    const open = (c.conflicts || []).filter((x) => !x.restored_at);
+    if (!(c.conflicts || []).length) return null;
+    return h('div', { class: 'card', id: 'conflicts' }, h('h3', {}, `同步冲突（未处理 ${open.length}）`),
+      h('ul', {}, c.conflicts.map((x) => h('li', {},
+        h('div', {}, `字段 ${x.field}：被覆盖的值 `, h('code', {}, JSON.stringify(x.overwritten)), ' → 保留 ', h('code', {}, JSON.stringify(x.kept))),
+        h('div', { class: 'hint' }, `${x.rule} · 设备 ${x.device_id || '—'} · ${fmtTime(x.created_at)}`),
+        x.restored_at ? h('div', { class: 'ok' }, `已恢复 ${fmtTime(x.restored_at)}`)
+          : h('button', { type: 'button', class: 'restore', onclick: (e) => act(e.target, () => api.restoreConflict(x.id), '已恢复被覆盖的值') }, '恢复此值')))));
+  }
+
+  function historyCard() {
+    const verify = h('div', { id: 'audit-verify', class: 'hint' }, '校验审计链…');
+    const list = h('ul', { class: 'timeline', id: 'history' });
+    api.auditVerify(c.entity, c.id).then((v) => {
+      if (v === null) { verify.textContent = '审计链服务未安装'; return; }
+      const ok = v.ok ?? v.valid ?? v.intact;
+      verify.className = ok ? 'ok' : 'bad';
+      verify.textContent = ok ? `审计链完整（${v.length ?? v.count ?? v.entries ?? ''} 条记录）` : `审计链校验失败：${v.detail || v.error || v.broken_at || ''}`;
+    }).catch((e) => { verify.textContent = `审计链无法校验：${e.message}`; });
+    api.auditHistory(c.entity, c.id).then((body) => {
+      const items = body ? body.items || body.entries || [] : [];
+      list.replaceChildren(...items.map((e) => h('li', {}, h('strong', {}, e.action), ` · ${e.actor_name || e.actor || e.actor_id || '系统'} · ${fmtTime(e.at || e.created_at)}`,
+        e.payload && e.payload.comment ? h('div', {}, e.payload.comment) : null)));
+      if (!items.length) list.replaceChildren(h('li', {}, `接收 ${fmtTime(c.created_at)}`), h('li', {}, `最近更新 ${fmtTime(c.updated_at)}（版本 ${c.version}）`));
+    }).catch(() => {});
+    return h('div', { class: 'card' }, h('h3', {}, '处理过程与审计'), verify, list);
+  }
+
+  function actionsCard() {
+    const comment = h('textarea', { id: 'review-text', placeholder: '审核意见（退回时必填）' });
+    const unit = h('input', { id: 'wo-unit', placeholder: '责任单位', value: c.data.work_order?.unit || '' });
+    const person = h('input', { id: 'wo-person', type: 'number', placeholder: '责任人用户编号（可选）', value: c.data.work_order?.person_id || '' });
+    const deadline = h('input', { id: 'wo-deadline', type: 'date', value: (c.data.work_order?.deadline || '').slice(0, 10) });
+    const need = (text) => { if (!comment.value.trim()) { toast(text, 'error'); comment.focus(); return false; } return true; };
+    return h('div', { class: 'card', id: 'actions' }, h('h3', {}, '审核'),
+      h('div', { class: 'actions' }, comment,
+        h('button', { type: 'button', class: 'primary', id: 'approve', onclick: (e) => act(e.target, () => api.review.approve(c, comment.value.trim()), '已审核通过') }, '通过 (a)'),
+        h('button', { type: 'button', class: 'danger', id: 'return', onclick: (e) => need('退回须写明意见') && act(e.target, () => api.review.returnWithComment(c, comment.value.trim()), '已退回，意见将同步到现场设备') }, '退回 (r)'),
+        h('button', { type: 'button', id: 'escalate', onclick: (e) => act(e.target, () => api.review.escalate(c, comment.value.trim()), '已上报上级') }, '上报上级')),
+      h('h3', {}, '处置单'),
+      h('div', { class: 'actions' }, unit, person, h('label', {}, '整改期限', deadline),
+        h('button', { type: 'button', id: 'assign', onclick: (e) => {
+          if (!unit.value.trim() || !deadline.value) { toast('处置单须写明责任单位和期限', 'error'); return; }
+          act(e.target, () => api.review.assign(c, { unit: unit.value.trim(), person_id: person.value ? Number(person.value) : null, deadline: deadline.value }),
+            c.data.work_order ? '已改派处置单' : '已派发处置单');
+        } }, c.data.work_order ? '改派' : '派发')));
+  }
+
+  async function act(button, fn, message) {
+    try {
+      await busy(button, fn());
+      toast(message, 'ok');
+      await load();
+    } catch (e) {
+      showError(e);
+      if (e.status === 409) await load();
+    }
+  }
+
+  const onKey = (ev) => {
+    if (ev.target.closest('input, textarea, select') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.key === 'u' || ev.key === 'Escape') location.hash = '#/queue';
+    else if (ev.key === 'a') root.querySelector('#approve')?.click();
+    else if (ev.key === 'r') { root.querySelector('#review-text')?.focus(); ev.preventDefault(); }
+    else if (ev.key === 'b') root.querySelector('#toggle-boxes')?.click();
+  };
+  document.addEventListener('keydown', onKey);
+  await load();
+  return () => { document.removeEventListener('keydown', onKey); if (minimap) minimap.remove(); };
+}
