@@ -37,12 +37,13 @@ def _subsystems():
     Order matters: sync first (its default entities), the domain modules after it (they
     re-register their entities), the PWA's catch-all route last.
     """
+    import loops
     import sync
     import legal
     import push
     import console
     from pwa import web
-    return [sync, legal, push, console, web]
+    return [sync, loops, legal, push, console, web]
 
 
 def _root():

@@ -81,6 +81,11 @@ def from_env(env=None, instance_dir=None) -> dict:
         # Seconds before the 2nd, 3rd and 4th try of a push the service answered 429/5xx.
         "PUSH_RETRY_BACKOFF": [parse_int("PUSH_RETRY_BACKOFF", v, 0)
                                for v in get("PUSH_RETRY_BACKOFF", "5,30,120").split(",")],
+        # ---- loops ----
+        # Seconds an overdue 处置单 waits at one level before `loops sweep` escalates it again.
+        "LOOPS_ESCALATION_INTERVAL": parse_int("LOOPS_ESCALATION_INTERVAL", get("LOOPS_ESCALATION_INTERVAL", "86400"), 60),
+        # Usernames of the 法制审核 (legal review) supervisors; a supervisor named "…法制…" counts too.
+        "LOOPS_LEGAL_REVIEWERS": tuple(v.strip() for v in get("LOOPS_LEGAL_REVIEWERS", "fazhi").split(",") if v.strip()),
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
         # ---- console ----
         # Map tiles of the console's 一张图, a Leaflet URL template, e.g. 天地图 with its key:

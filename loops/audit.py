@@ -1,0 +1,169 @@
+"""执法全过程记录: the append-only, hash-chained audit log of a case.
+
+``append(case_entity, case_id, action, actor=user, device_id=None, payload={})`` adds one entry
+inside the caller's transaction (it does not commit). ``verify(case_entity, case_id)`` walks the
+chain and returns ``{"ok": True, "count": n}`` or the first broken entry.
+
+An entry's hash is sha256 over the canonical JSON (sorted keys, no spaces, UTF-8) of::
+
+    {"case_entity", "case_id", "seq", "action", "actor_id", "device_id", "at", "payload", "prev_hash"}
+
+where ``at`` is the server time in ISO 8601 (microseconds) and ``prev_hash`` the previous
+entry's hash (64 zeros for the first). Other modules call ``append`` for document actions
+(legal) and evidence uploads (media); every write of a hazard or an inspection is appended
+by the ``after_apply`` hook ``on_applied``.
+"""
+import hashlib
+import json
+
+from sqlalchemy import select
+
+from server.clock import utcnow
+from server.extensions import db
+
+from .models import AuditEntry, AuditHead
+
+GENESIS = "0" * 64
+
+
+def canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _plain(payload):
+    """JSON-safe copy (dates to strings) so what is hashed is exactly what is stored."""
+    return json.loads(json.dumps(payload or {}, default=str, ensure_ascii=False))
+
+
+def _at(dt):
+    return dt.isoformat(timespec="microseconds")
+
+
+def entry_hash(*, case_entity, case_id, seq, action, actor_id, device_id, at, payload, prev_hash):
+    body = {"case_entity": case_entity, "case_id": str(case_id), "seq": seq, "action": action,
+            "actor_id": actor_id, "device_id": device_id, "at": _at(at), "payload": payload,
+            "prev_hash": prev_hash}
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def append(case_entity, case_id, action, actor=None, device_id=None, payload=None, *, at=None):
+    """Append one entry to the case's chain (no commit; the caller's transaction holds it)."""
+    case_id = str(case_id)
+    at = (at or utcnow()).replace(tzinfo=None)
+    payload = _plain(payload)
+    head = db.session.scalar(select(AuditHead).where(AuditHead.case_entity == case_entity,
+                                                     AuditHead.case_id == case_id).with_for_update())
+    if head is None:
+        head = AuditHead(case_entity=case_entity, case_id=case_id, count=0, last_hash=GENESIS)
+        db.session.add(head)
+    seq, prev = head.count + 1, head.last_hash
+    actor_id = getattr(actor, "id", actor) if actor is not None else None
+    h = entry_hash(case_entity=case_entity, case_id=case_id, seq=seq, action=action, actor_id=actor_id,
+                   device_id=device_id, at=at, payload=payload, prev_hash=prev)
+    entry = AuditEntry(case_entity=case_entity, case_id=case_id, seq=seq, action=action, actor_id=actor_id,
+                       device_id=device_id, at=at, payload=payload, prev_hash=prev, hash=h)
+    db.session.add(entry)
+    head.count, head.last_hash = seq, h
+    db.session.flush()
+    return entry
+
+
+def entries(case_entity, case_id):
+    return db.session.scalars(select(AuditEntry).where(
+        AuditEntry.case_entity == case_entity, AuditEntry.case_id == str(case_id)).order_by(AuditEntry.seq)).all()
+
+
+def verify(case_entity, case_id):
+    """``{"ok": True, "count": n, "last_hash": h}`` or ``{"ok": False, "broken_at": seq, "reason": …}``."""
+    rows = entries(case_entity, case_id)
+    head = db.session.get(AuditHead, (case_entity, str(case_id)))
+    prev, expected_seq = GENESIS, 1
+    for e in rows:
+        if e.seq != expected_seq:
+            return _broken(expected_seq, f"第 {expected_seq} 条记录缺失（已被删除）", e)
+        if e.prev_hash != prev:
+            return _broken(e.seq, f"第 {e.seq} 条记录与前一条的链接不符（前一条被篡改或删除）", e)
+        h = entry_hash(case_entity=e.case_entity, case_id=e.case_id, seq=e.seq, action=e.action,
+                       actor_id=e.actor_id, device_id=e.device_id, at=e.at, payload=e.payload,
+                       prev_hash=e.prev_hash)
+        if h != e.hash:
+            return _broken(e.seq, f"第 {e.seq} 条记录的内容与其哈希不符（已被篡改）", e)
+        prev, expected_seq = e.hash, e.seq + 1
+    count = len(rows)
+    if head is not None and (head.count != count or head.last_hash != prev):
+        if head.count > count:
+            return _broken(count + 1, f"第 {count + 1} 条及以后的记录缺失（已被删除）", None)
+        return _broken(count, "记录与链头不符（链头被篡改）", None)
+    if head is None and rows:
+        return _broken(1, "链头缺失（已被删除）", None)
+    return {"ok": True, "count": count, "last_hash": prev if rows else None}
+
+
+def _broken(seq, reason, entry):
+    return {"ok": False, "broken_at": seq, "reason": reason, "entry": entry.to_dict() if entry is not None else None}
+
+
+# --------------------------------------------------------------------------- the sync hook
+
+CASES = ("hazard", "inspection")
+EVIDENCE_FIELDS = ("photos", "after_photos", "voice_notes", "annotated_image")
+
+
+def _blobs(doc):
+    out = set()
+    for f in EVIDENCE_FIELDS:
+        v = doc.get(f)
+        if isinstance(v, str):
+            out.add(v)
+        elif isinstance(v, list):
+            out.update(x for x in v if isinstance(x, str))
+    for group in ("items", "findings"):
+        for it in doc.get(group) or []:
+            if isinstance(it, dict):
+                out.update(x for x in it.get("evidence") or [] if isinstance(x, str))
+    return out
+
+
+def describe_change(entity_name, old, new, changed, op):
+    """(action, payload) of one applied write."""
+    if op == "delete":
+        return "delete", {"status": (old or {}).get("status")}
+    old = old or {}
+    payload = {"changed": sorted(changed)}
+    if old == {}:
+        action = "create"
+        payload["status"] = new.get("status")
+    elif old.get("status") != new.get("status"):
+        action = f"status:{old.get('status')}->{new.get('status')}"
+        payload["from"], payload["to"] = old.get("status"), new.get("status")
+    elif {"assignee_id", "work_order"} & set(changed):
+        action = "assign"
+    elif "legal_review" in changed:
+        action = "legal_review"
+    elif "escalations" in changed:
+        action = "escalate"
+    elif "review" in changed:
+        action = "review"
+    else:
+        action = "edit"
+    for f in ("assignee_id", "work_order", "review", "legal_review", "reinspection", "rectification",
+              "inspector_ids", "major"):
+        if f in changed and f in new:
+            payload[f] = new.get(f)
+    if "escalations" in changed and new.get("escalations"):
+        payload["escalation"] = new["escalations"][-1]
+    added = sorted(_blobs(new) - _blobs(old))
+    if added:
+        payload["evidence_added"] = added
+    return action, payload
+
+
+def on_applied(entity_type, rec, ctx):
+    if entity_type.name not in CASES:
+        return
+    old = ctx.old or {}
+    new = rec.data if ctx.op != "delete" else old
+    changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
+    action, payload = describe_change(entity_type.name, ctx.old, new, changed, ctx.op)
+    payload["version"] = rec.version
+    append(entity_type.name, rec.id, action, actor=ctx.user, device_id=ctx.device_id, payload=payload, at=ctx.now)
