@@ -5,7 +5,7 @@ exactly what their devices would pull, no more.
 """
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from server.clock import isoformat, utcnow
 from server.errors import Invalid, NotFound
@@ -19,7 +19,15 @@ from sync.models import SyncConflict, SyncRecord
 QUEUE_TYPES = ("hazard", "inspection", "disaster_report", "field_report", "patrol")
 # Statuses after which nothing is pending and a deadline no longer matters (English codes as
 # the loops/field modules use them, and the Chinese words some devices send).
-CLOSED_STATUSES = ("closed", "dismissed", "cancelled", "archived", "verified_closed", "销号", "已销号", "已关闭")
+CLOSED_STATUSES = ("closed", "rejected", "dismissed", "cancelled", "archived", "销号", "已销号", "已关闭")
+# A hazard's deadline counts only while its 处置单 runs (the loops module's OPEN_HAZARD).
+OPEN_HAZARD = ("assigned", "rectifying")
+# "waiting": what needs a supervisor now, per entity (the review module's WAITING).
+WAITING = {"hazard": ("reported", "verified", "rectified", "reinspected"),
+           "inspection": ("submitted", "under_review"),
+           "disaster_report": ("submitted", "reported", "pending", None),
+           "field_report": ("submitted", "reported", "pending", None),
+           "patrol": ()}
 # 红橙黄蓝, most urgent first; both the Chinese words and the English codes are in use.
 RISK_ORDER = {"红": 0, "red": 0, "重大": 0, "major": 0, "橙": 1, "orange": 1, "黄": 2, "yellow": 2,
               "一般": 2, "general": 2, "蓝": 3, "blue": 3}
@@ -32,6 +40,36 @@ SORTS = {
     "-deadline": SyncRecord.deadline.desc(),
     "title": SyncRecord.title.asc(),
 }
+
+
+def overdue_clause(now, cols=SyncRecord):
+    """Past its deadline and still open: hazards while the 处置单 runs, others until closed."""
+    return and_(cols.deadline < now, or_(
+        and_(cols.entity == "hazard", cols.status.in_(OPEN_HAZARD)),
+        and_(cols.entity != "hazard", func.coalesce(cols.status, "").notin_(CLOSED_STATUSES))))
+
+
+def _overdue(entity, status, deadline, now):
+    if not deadline or deadline >= now:
+        return False
+    return status in OPEN_HAZARD if entity == "hazard" else (status or "") not in CLOSED_STATUSES
+
+
+def is_overdue(rec, now):
+    return _overdue(rec.entity, rec.status, rec.deadline, now)
+
+
+def _waiting_clause(types):
+    parts = []
+    for t in types:
+        statuses = WAITING.get(t, ())
+        named = [s for s in statuses if s is not None]
+        clause = SyncRecord.status.in_(named) if named else None
+        if None in statuses:
+            clause = or_(clause, SyncRecord.status.is_(None)) if clause is not None else SyncRecord.status.is_(None)
+        if clause is not None:
+            parts.append(and_(SyncRecord.entity == t, clause))
+    return or_(*parts) if parts else SyncRecord.id.is_(None)
 
 
 def _risk_rank():
@@ -58,11 +96,12 @@ def queue_statement(user, *, types=None, status=None, overdue=False, level=None,
         raise Invalid("未知的记录类型：" + "、".join(sorted(unknown)), errors={"type": list(QUEUE_TYPES)})
     stmt = select(SyncRecord).where(SyncRecord.entity.in_(types), SyncRecord.deleted.is_(False),
                                     scope.visible_clause(user))
-    if status:
+    if status == "waiting":
+        stmt = stmt.where(or_(_waiting_clause(types), overdue_clause(now)))
+    elif status:
         stmt = stmt.where(SyncRecord.status.in_(status.split(",")))
     if overdue:
-        stmt = stmt.where(SyncRecord.deadline < now,
-                          func.coalesce(SyncRecord.status, "").notin_(CLOSED_STATUSES))
+        stmt = stmt.where(overdue_clause(now))
     if level:
         stmt = stmt.where(SyncRecord.level.in_(level.split(",")))
     if enterprise_id:
@@ -97,8 +136,7 @@ def counts(stmt, now=None):
     for key, col in (("type", sub.c.entity), ("status", sub.c.status), ("level", sub.c.level)):
         rows = db.session.execute(select(col, func.count()).group_by(col)).all()
         out[key] = {(k if k is not None else ""): n for k, n in rows}
-    out["overdue"] = db.session.scalar(select(func.count()).select_from(sub).where(
-        sub.c.deadline < now, func.coalesce(sub.c.status, "").notin_(CLOSED_STATUSES)))
+    out["overdue"] = db.session.scalar(select(func.count()).select_from(sub).where(overdue_clause(now, sub.c)))
     out["total"] = sum(out["type"].values())
     return out
 
@@ -116,7 +154,7 @@ def summary(rec: SyncRecord, names=None, now=None) -> dict:
         "deadline": isoformat(rec.deadline), "occurred_at": isoformat(rec.occurred_at),
         "created_at": isoformat(rec.created_at), "updated_at": isoformat(rec.updated_at),
         "owner_id": rec.owner_id, "assignee_id": rec.assignee_id,
-        "overdue": bool(rec.deadline and rec.deadline < now and (rec.status or "") not in CLOSED_STATUSES),
+        "overdue": is_overdue(rec, now),
         "has_location": bool(loc.get("lat") is not None and loc.get("lon") is not None),
         "photos": len(data.get("photos") or []), "detections": len(data.get("detections") or []),
         "review_comment": review.get("comment"),
@@ -177,7 +215,7 @@ def map_layer(user, entity, *, open_only=False, now=None):
                 lat, lon = data["track"][0][0], data["track"][0][1]
         if lat is None or lon is None:
             continue
-        overdue = bool(deadline and deadline < now and (status or "") not in CLOSED_STATUSES)
+        overdue = _overdue(entity, status, deadline, now)
         points.append([rid, round(lat, 6), round(lon, 6), lvl or data.get("risk_level"), status, title, overdue])
     out = {"entity": entity, "points": points}
     if entity == "patrol":
@@ -261,22 +299,23 @@ def disaster_events(user, now=None):
 
 
 def dashboard(user, now=None):
-    """Fallback figures when the loops module's /api/v1/stats/dashboard is not installed."""
-    now = now or utcnow()
-    base = select(SyncRecord).where(SyncRecord.deleted.is_(False), scope.visible_clause(user))
-    open_h = base.where(SyncRecord.entity == "hazard", func.coalesce(SyncRecord.status, "").notin_(CLOSED_STATUSES))
-    sub = open_h.subquery()
-    by_level = dict(db.session.execute(select(sub.c.level, func.count()).group_by(sub.c.level)).all())
-    overdue = dict(db.session.execute(select(sub.c.level, func.count()).where(sub.c.deadline < now)
-                                      .group_by(sub.c.level)).all())
-    insp = base.where(SyncRecord.entity == "inspection").subquery()
-    by_status = dict(db.session.execute(select(insp.c.status, func.count()).group_by(insp.c.status)).all())
-    reports = base.where(SyncRecord.entity == "disaster_report").subquery()
-    by_stage = {}
-    for (data,) in db.session.execute(select(reports.c.data)):
-        stage = (data or {}).get("stage") or "initial"
-        by_stage[stage] = by_stage.get(stage, 0) + 1
-    return {"source": "console", "hazards_open_by_level": {str(k): v for k, v in by_level.items()},
-            "hazards_overdue_by_level": {str(k): v for k, v in overdue.items()},
-            "inspections_by_status": {str(k): v for k, v in by_status.items()},
-            "disaster_reports_by_stage": by_stage}
+    """What the review module's /api/v1/stats/dashboard does not count: inspection items by
+    result, inspections by status, disaster reports by stage, field reports by status."""
+    base = select(SyncRecord.entity, SyncRecord.status, SyncRecord.data).where(
+        SyncRecord.deleted.is_(False), SyncRecord.entity.in_(("inspection", "disaster_report", "field_report")),
+        scope.visible_clause(user))
+    items, insp, stages, field = {}, {}, {}, {}
+    for entity, status, data in db.session.execute(base):
+        data = data or {}
+        if entity == "inspection":
+            insp[status or ""] = insp.get(status or "", 0) + 1
+            for it in data.get("items") or []:
+                if it.get("result"):
+                    items[it["result"]] = items.get(it["result"], 0) + 1
+        elif entity == "disaster_report":
+            stage = data.get("stage") or "initial"
+            stages[stage] = stages.get(stage, 0) + 1
+        else:
+            field[status or ""] = field.get(status or "", 0) + 1
+    return {"inspection_items_by_result": items, "inspections_by_status": insp,
+            "disaster_reports_by_stage": stages, "field_reports_by_status": field}

@@ -149,10 +149,10 @@ export const disasters = () => get('/console/disasters');
 export const jurisdictions = () => get('/jurisdictions');
 export const enterprises = (query) => get('/enterprises', { per_page: 500, ...query });
 
+/** Dashboard figures: the review module's (hazards, inspections) and the console's own. */
 export async function dashboard() {
-  // The hazard/inspection module owns the real figures; the console's own are a fallback.
-  const stats = await optional('/stats/dashboard');
-  return stats || get('/console/dashboard');
+  const [stats, own] = await Promise.all([optional('/stats/dashboard'), get('/console/dashboard')]);
+  return { stats, own };
 }
 
 // ---- audit chain and conflicts ----------------------------------------------------------
@@ -178,31 +178,18 @@ export async function syncWrite(entity, id, baseVersion, data) {
   });
 }
 
-// ---- review actions (hazard/inspection module) -------------------------------------------
+// ---- review (hazard/inspection module, loops) ---------------------------------------------
 
-export const review = {
-  approve: (c, comment) => reviewAction(c, 'approve', { comment }),
-  returnWithComment: (c, comment) => reviewAction(c, 'return', { comment }),
-  assign: (c, workOrder) => reviewAction(c, 'assign', workOrder),
-  escalate: (c, comment) => reviewAction(c, 'escalate', { comment }),
-};
+/** The review module's view of a case: history, audit check, conflicts, available actions. */
+export const reviewItem = (entity, id) => optional(`/review/items/${entity}/${encodeURIComponent(id)}`);
 
-const REVIEW_STATUS = { approve: 'approved', return: 'returned', escalate: 'escalated', assign: 'assigned' };
-
-async function reviewAction(c, action, body) {
-  // Until the review API is installed, the console writes the workflow fields as a sync op.
-  const user = currentUser();
-  const stamp = { action, by: user.id, by_name: user.display_name, at: new Date().toISOString() };
-  const data = { status: REVIEW_STATUS[action] };
-  if (action === 'assign') {
-    data.assignee_id = body.person_id || null;
-    data.work_order = { unit: body.unit, person_id: body.person_id || null, deadline: body.deadline };
-    data.deadline = body.deadline ? `${body.deadline}T23:59:59` : null;
-  } else {
-    data.review = { ...stamp, comment: body.comment || '' };
-  }
-  return syncWrite(c.entity, c.id, c.version, data);
-}
+/**
+ * One review action: approve, return, verify, assign, reassign, escalate, reinspect, close,
+ * legal-review. ``body``: {comment, unit, person_id, deadline, handling, risk_level, grade,
+ * passed, result, opinion, reason}. Answers the case's new detail.
+ */
+export const reviewAction = (entity, id, action, body) =>
+  post(`/review/items/${entity}/${encodeURIComponent(id)}/${action}`, body || {});
 
 export async function setDetection(c, detectionIndex, verdict) {
   const detections = (c.data.detections || []).map((d, i) => (i === detectionIndex ? { ...d, status: verdict } : d));

@@ -12,6 +12,11 @@ const KIND_NAMES = {
 export { KIND_NAMES };
 
 const REVIEWABLE = ['hazard', 'inspection'];
+const ACTION_WORDS = {
+  create: '上报', reported: '上报', submitted: '提交', under_review: '受理审核', approved: '审核通过', returned: '退回',
+  verified: '核实', rejected: '不予核实', assigned: '派单', rectifying: '整改中', rectified: '整改完成', reinspected: '复查',
+  closed: '销号/结案', escalate: '升级督办', document_issue: '文书签发', update: '修改',
+};
 
 export async function render(root, entity, id) {
   let c;
@@ -19,7 +24,10 @@ export async function render(root, entity, id) {
   let showBoxes = true;
 
   async function load() {
-    c = await api.record(entity, id);
+    const [rec, loops] = await Promise.all([api.record(entity, id),
+      REVIEWABLE.includes(entity) ? api.reviewItem(entity, id).catch(() => null) : null]);
+    c = rec;
+    c.loops = loops; // history, audit check and available actions from the review module
     if (minimap) { minimap.remove(); minimap = null; }
     root.replaceChildren(layout());
     root.dataset.version = String(c.version);
@@ -45,7 +53,7 @@ export async function render(root, entity, id) {
           h('dt', {}, '接收时间'), h('dd', {}, fmtTime(c.created_at)),
           h('dt', {}, '期限'), h('dd', { class: c.overdue ? 'bad' : '' }, c.deadline ? fmtTime(c.deadline) : '—', c.overdue ? '（已逾期）' : ''),
           d.work_order ? [h('dt', {}, '处置单'), h('dd', { id: 'work-order' }, `${d.work_order.unit || ''} · 期限 ${d.work_order.deadline || '—'}`)] : null,
-          d.review ? [h('dt', {}, '审核意见'), h('dd', { id: 'review-comment' }, `${statusName(d.review.action === 'return' ? 'returned' : c.status)}：${d.review.comment || '—'}`)] : null),
+          d.review ? [h('dt', {}, '审核意见'), h('dd', { id: 'review-comment' }, `${statusName(d.review.action)}：${d.review.comment || '—'}`)] : null),
       ),
       evidenceCard(d),
       d.items ? checklistCard(d) : null,
@@ -177,41 +185,87 @@ export async function render(root, entity, id) {
   }
 
   function historyCard() {
-    const verify = h('div', { id: 'audit-verify', class: 'hint' }, '校验审计链…');
-    const list = h('ul', { class: 'timeline', id: 'history' });
-    api.auditVerify(c.entity, c.id).then((v) => {
-      if (v === null) { verify.textContent = '审计链服务未安装'; return; }
-      const ok = v.ok ?? v.valid ?? v.intact;
-      verify.className = ok ? 'ok' : 'bad';
-      verify.textContent = ok ? `审计链完整（${v.length ?? v.count ?? v.entries ?? ''} 条记录）` : `审计链校验失败：${v.detail || v.error || v.broken_at || ''}`;
-    }).catch((e) => { verify.textContent = `审计链无法校验：${e.message}`; });
-    api.auditHistory(c.entity, c.id).then((body) => {
-      const items = body ? body.items || body.entries || [] : [];
-      list.replaceChildren(...items.map((e) => h('li', {}, h('strong', {}, e.action), ` · ${e.actor_name || e.actor || e.actor_id || '系统'} · ${fmtTime(e.at || e.created_at)}`,
-        e.payload && e.payload.comment ? h('div', {}, e.payload.comment) : null)));
-      if (!items.length) list.replaceChildren(h('li', {}, `接收 ${fmtTime(c.created_at)}`), h('li', {}, `最近更新 ${fmtTime(c.updated_at)}（版本 ${c.version}）`));
-    }).catch(() => {});
-    return h('div', { class: 'card' }, h('h3', {}, '处理过程与审计'), verify, list);
+    const verify = h('div', { id: 'audit-verify' });
+    const showVerify = (v) => {
+      if (!v) { verify.className = 'hint'; verify.textContent = '审计链服务未安装'; return; }
+      verify.className = v.ok ? 'ok' : 'bad';
+      verify.textContent = v.ok ? `审计链完整，共 ${v.count} 条记录` : `审计链校验失败：第 ${v.broken_at} 条 ${v.reason || ''}`;
+    };
+    if (c.loops) showVerify(c.loops.audit);
+    else verify.textContent = REVIEWABLE.includes(c.entity) ? '审计链服务未安装' : '该类记录不在审核链中';
+    const recheck = REVIEWABLE.includes(c.entity) ? h('button', { type: 'button', id: 'audit-recheck', onclick: async (e) => {
+      try { showVerify(await busy(e.target, api.auditVerify(c.entity, c.id))); toast('已重新校验审计链', 'ok'); } catch (err) { showError(err); }
+    } }, '重新校验') : null;
+    const names = (c.loops && c.loops.users) || {};
+    const entries = (c.loops && c.loops.history) || [];
+    const list = h('ul', { class: 'timeline', id: 'history' }, entries.length
+      ? entries.map((e) => h('li', {}, h('strong', {}, ACTION_WORDS[e.action] || e.action),
+        ` · ${names[e.actor_id] || (e.actor_id ? `用户 ${e.actor_id}` : '系统')} · ${fmtTime(e.at)}`,
+        e.device_id ? h('span', { class: 'hint' }, ` · 设备 ${e.device_id}`) : null,
+        e.payload && (e.payload.comment || (e.payload.review && e.payload.review.comment))
+          ? h('div', {}, e.payload.comment || e.payload.review.comment) : null,
+        h('div', { class: 'hint', title: e.hash }, `#${e.seq} ${String(e.hash || '').slice(0, 12)}…`)))
+      : [h('li', {}, `接收 ${fmtTime(c.created_at)}`), h('li', {}, `最近更新 ${fmtTime(c.updated_at)}（版本 ${c.version}）`)]);
+    return h('div', { class: 'card' }, h('h3', {}, '处理过程与审计链'), verify, recheck, list);
   }
 
   function actionsCard() {
-    const comment = h('textarea', { id: 'review-text', placeholder: '审核意见（退回时必填）' });
-    const unit = h('input', { id: 'wo-unit', placeholder: '责任单位', value: c.data.work_order?.unit || '' });
-    const person = h('input', { id: 'wo-person', type: 'number', placeholder: '责任人用户编号（可选）', value: c.data.work_order?.person_id || '' });
-    const deadline = h('input', { id: 'wo-deadline', type: 'date', value: (c.data.work_order?.deadline || '').slice(0, 10) });
-    const need = (text) => { if (!comment.value.trim()) { toast(text, 'error'); comment.focus(); return false; } return true; };
-    return h('div', { class: 'card', id: 'actions' }, h('h3', {}, '审核'),
-      h('div', { class: 'actions' }, comment,
-        h('button', { type: 'button', class: 'primary', id: 'approve', onclick: (e) => act(e.target, () => api.review.approve(c, comment.value.trim()), '已审核通过') }, '通过 (a)'),
-        h('button', { type: 'button', class: 'danger', id: 'return', onclick: (e) => need('退回须写明意见') && act(e.target, () => api.review.returnWithComment(c, comment.value.trim()), '已退回，意见将同步到现场设备') }, '退回 (r)'),
-        h('button', { type: 'button', id: 'escalate', onclick: (e) => act(e.target, () => api.review.escalate(c, comment.value.trim()), '已上报上级') }, '上报上级')),
-      h('h3', {}, '处置单'),
-      h('div', { class: 'actions' }, unit, person, h('label', {}, '整改期限', deadline),
-        h('button', { type: 'button', id: 'assign', onclick: (e) => {
-          if (!unit.value.trim() || !deadline.value) { toast('处置单须写明责任单位和期限', 'error'); return; }
-          act(e.target, () => api.review.assign(c, { unit: unit.value.trim(), person_id: person.value ? Number(person.value) : null, deadline: deadline.value }),
-            c.data.work_order ? '已改派处置单' : '已派发处置单');
-        } }, c.data.work_order ? '改派' : '派发')));
+    const available = new Set((c.loops && c.loops.actions) || []);
+    if (!c.loops) return h('div', { class: 'card', id: 'actions' }, h('h3', {}, '审核'), h('p', { class: 'hint' }, '审核服务未安装。'));
+    const d = c.data || {};
+    const comment = h('textarea', { id: 'review-text', placeholder: '审核意见（退回、复查未通过时必填）' });
+    const text = () => comment.value.trim();
+    const need = (msg) => { if (!text()) { toast(msg, 'error'); comment.focus(); return false; } return true; };
+    const btn = (action, label, opts, handler) => (available.has(action)
+      ? h('button', { type: 'button', id: `act-${action}`, ...opts, onclick: (e) => handler(e.target) }, label) : null);
+    const run = (button, action, body, message) => act(button, () => api.reviewAction(c.entity, c.id, action, body), message);
+    const buttons = [
+      btn('approve', '通过 (a)', { class: 'primary' }, (b) => run(b, 'approve', { comment: text() || null }, '已审核通过')),
+      btn('return', '退回 (r)', { class: 'danger' }, (b) => need('退回须写明意见') && run(b, 'return', { comment: text() }, '已退回，意见将同步到现场设备')),
+      btn('close', '销号/结案', {}, (b) => run(b, 'close', { comment: text() || null }, '已销号')),
+      btn('escalate', '升级督办', {}, (b) => run(b, 'escalate', { reason: text() || null }, '已升级督办')),
+    ];
+    const blocks = [h('div', { class: 'actions' }, comment, buttons)];
+    if (available.has('verify')) {
+      const level = h('select', { id: 'verify-level' }, ['', '红', '橙', '黄', '蓝'].map((v) => h('option', { value: v, selected: v === d.risk_level }, v || '风险等级')));
+      const grade = h('select', { id: 'verify-grade' }, ['', '一般', '重大'].map((v) => h('option', { value: v, selected: v === d.grade }, v || '隐患等级')));
+      const handling = h('select', { id: 'verify-handling' }, ['', '即查即改', '限期整改'].map((v) => h('option', { value: v, selected: v === d.handling }, v || '治理方式')));
+      blocks.push(h('h3', {}, '核实'), h('div', { class: 'actions' }, level, grade, handling,
+        h('button', { type: 'button', id: 'act-verify', onclick: (e) => run(e.target, 'verify',
+          { comment: text() || null, risk_level: level.value || null, grade: grade.value || null, handling: handling.value || null }, '已核实') }, '核实')));
+    }
+    if (available.has('reinspect')) {
+      blocks.push(h('h3', {}, '复查'), h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'primary', id: 'act-reinspect-pass', onclick: (e) => run(e.target, 'reinspect', { passed: true, comment: text() || null }, '复查通过') }, '复查通过'),
+        h('button', { type: 'button', class: 'danger', id: 'act-reinspect-fail', onclick: (e) => need('复查未通过须写明意见') && run(e.target, 'reinspect', { passed: false, comment: text() }, '复查未通过，已退回整改') }, '复查未通过')));
+    }
+    if (available.has('legal-review')) {
+      blocks.push(h('h3', {}, '法制审核'), h('div', { class: 'actions' },
+        h('button', { type: 'button', id: 'act-legal-pass', onclick: (e) => run(e.target, 'legal-review', { result: '通过', opinion: text() || null }, '法制审核通过') }, '法制审核通过'),
+        h('button', { type: 'button', id: 'act-legal-return', onclick: (e) => need('法制审核退回须写明意见') && run(e.target, 'legal-review', { result: '退回', opinion: text() }, '法制审核退回') }, '法制审核退回')));
+    }
+    const assign = available.has('assign') ? 'assign' : available.has('reassign') ? 'reassign' : null;
+    if (assign) {
+      const wo = d.work_order || {};
+      const unit = h('input', { id: 'wo-unit', placeholder: c.entity === 'hazard' ? '责任单位' : '（检查无需填写）', value: wo.unit || '' });
+      const person = h('input', { id: 'wo-person', type: 'number', min: 1, placeholder: c.entity === 'hazard' ? '责任人用户编号' : '执法人员用户编号', value: wo.person_id || '' });
+      const deadline = h('input', { id: 'wo-deadline', type: 'date', value: (wo.deadline || '').slice(0, 10) });
+      const handling = h('select', { id: 'wo-handling' }, ['', '即查即改', '限期整改'].map((v) => h('option', { value: v, selected: v === d.handling }, v || '治理方式')));
+      const known = Object.entries((c.loops && c.loops.users) || {}).map(([uid, name]) => `${uid}=${name}`).join('，');
+      blocks.push(h('h3', {}, c.entity === 'hazard' ? (assign === 'assign' ? '派发处置单' : '改派处置单') : '指派执法人员'),
+        h('div', { class: 'actions' }, unit, person, c.entity === 'hazard' ? [h('label', {}, '整改期限', deadline), handling] : null,
+          known ? h('p', { class: 'hint' }, `相关人员：${known}`) : null,
+          h('button', { type: 'button', id: 'act-assign', onclick: (e) => {
+            const body = { person_id: person.value ? Number(person.value) : null, comment: text() || null };
+            if (c.entity === 'hazard') {
+              if (!unit.value.trim() || !deadline.value || !person.value) { toast('处置单须写明责任单位、责任人和整改期限', 'error'); return; }
+              Object.assign(body, { unit: unit.value.trim(), deadline: `${deadline.value}T23:59:59`, handling: handling.value || null });
+            }
+            run(e.target, assign, body, assign === 'assign' ? '已派发处置单' : '已改派');
+          } }, assign === 'assign' ? '派发' : '改派')));
+    }
+    if (!available.size) blocks.push(h('p', { class: 'hint', id: 'no-actions' }, `当前状态「${statusName(c.status)}」下没有您可执行的审核操作。`));
+    return h('div', { class: 'card', id: 'actions' }, h('h3', {}, '审核'), blocks);
   }
 
   async function act(button, fn, message) {

@@ -50,7 +50,8 @@ export const STATUS_NAMES = {
   returned: '已退回', approved: '已通过', verified: '已核实', assigned: '已派单', rectifying: '整改中',
   rectified: '已整改', rechecked: '已复查', closed: '已销号', escalated: '已上报上级', dismissed: '已排除',
   in_progress: '进行中', finished: '已完成', under_legal_review: '法制审核中', signed: '已签批', issued: '已签发',
-  overdue: '已逾期', open: '未关闭',
+  overdue: '已逾期', open: '未关闭', rejected: '不予核实', reinspected: '已复查', under_review: '审核中',
+  documents_issued: '文书已送达', waiting: '待处理',
 };
 
 export const statusName = (s) => (s ? STATUS_NAMES[s] || s : '—');
