@@ -39,11 +39,12 @@ def _subsystems():
     """
     import loops
     import sync
+    import field
     import legal
     import push
     import console
     from pwa import web
-    return [sync, loops, legal, push, console, web]
+    return [sync, loops, field, legal, push, console, web]
 
 
 def _root():

@@ -97,6 +97,15 @@ def from_env(env=None, instance_dir=None) -> dict:
         "MAP_ZOOM": parse_int("MAP_ZOOM", get("MAP_ZOOM", "10"), 1),
         "MAP_MAX_ZOOM": parse_int("MAP_MAX_ZOOM", get("MAP_MAX_ZOOM", "18"), 1),
         "CONSOLE_POSITIONS_POLL_MS": parse_int("CONSOLE_POSITIONS_POLL_MS", get("CONSOLE_POSITIONS_POLL_MS", "5000"), 500),
+        # ---- field ----
+        # Days GPS fixes are kept; `flask positions purge` deletes older ones (run it daily).
+        "POSITION_RETENTION_DAYS": parse_int("POSITION_RETENTION_DAYS", get("POSITION_RETENTION_DAYS", "30"), 1),
+        # Most fixes one POST /api/v1/positions may carry (a day offline at one fix per 10 s is 8,640).
+        "POSITIONS_MAX_BATCH": parse_int("POSITIONS_MAX_BATCH", get("POSITIONS_MAX_BATCH", "10000"), 1),
+        # Patrol tracks: Douglas-Peucker tolerance, worst accuracy kept, dwell radius around a point (metres).
+        "PATROL_TRACK_TOLERANCE_M": parse_int("PATROL_TRACK_TOLERANCE_M", get("PATROL_TRACK_TOLERANCE_M", "5"), 0),
+        "PATROL_MAX_ACCURACY_M": parse_int("PATROL_MAX_ACCURACY_M", get("PATROL_MAX_ACCURACY_M", "50"), 1),
+        "PATROL_DWELL_RADIUS_M": parse_int("PATROL_DWELL_RADIUS_M", get("PATROL_DWELL_RADIUS_M", "50"), 1),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
     }
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

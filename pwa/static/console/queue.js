@@ -3,7 +3,7 @@ import * as api from './api.js';
 import { ENTITY_NAMES, STATUS_NAMES, fmtTime, h, riskBadge, showError, statusBadge } from './ui.js';
 
 const STATE_KEY = 'danbing.console.queue';
-const DEFAULTS = { type: '', status: '', overdue: false, level: '', enterprise_id: '', jurisdiction: '',
+const DEFAULTS = { type: '', status: 'waiting', overdue: false, level: '', enterprise_id: '', jurisdiction: '',
   date_from: '', date_to: '', q: '', sort: 'updated', page: 1, per_page: 50, cursor: 0 };
 
 function loadState() {
@@ -30,8 +30,9 @@ export async function render(root) {
   const { jurisdictions, enterprises } = await loadLookups();
   const form = h('form', { class: 'toolbar', id: 'queue-filters' },
     select('type', state.type, [['', '全部类型'], ...Object.entries(ENTITY_NAMES)], '类型'),
-    select('status', state.status, [['', '全部状态'], ...['submitted', 'returned', 'approved', 'assigned', 'rectified',
-      'escalated', 'closed'].map((s) => [s, STATUS_NAMES[s]])], '状态'),
+    select('status', state.status, [['waiting', '待处理'], ['', '全部状态'], ...['reported', 'verified', 'assigned', 'rectifying',
+      'rectified', 'reinspected', 'closed', 'rejected', 'submitted', 'under_review', 'returned', 'approved',
+      'documents_issued'].map((s) => [s, STATUS_NAMES[s]])], '状态'),
     select('level', state.level, [['', '全部等级'], ['红', '红'], ['橙', '橙'], ['黄', '黄'], ['蓝', '蓝']], '风险等级'),
     select('enterprise_id', state.enterprise_id, [['', '全部企业'], ...enterprises.map((e) => [e.id, e.name])], '企业'),
     select('jurisdiction', state.jurisdiction, [['', '全部辖区'], ...jurisdictions.map((j) => [j.code,
@@ -80,7 +81,7 @@ export async function render(root) {
     }
     for (const [s, n] of Object.entries(c.status || {})) {
       chips.push(h('button', { type: 'button', class: `chip${state.status === s ? ' on' : ''}`,
-        onclick: () => { form.status.value = state.status === s ? '' : s; apply(); } }, `${STATUS_NAMES[s] || s || '无状态'} ${n}`));
+        onclick: () => { form.status.value = state.status === s ? 'waiting' : s; apply(); } }, `${STATUS_NAMES[s] || s || '无状态'} ${n}`));
     }
     chips.push(h('button', { type: 'button', class: `chip${state.overdue ? ' on' : ''}`, id: 'chip-overdue',
       onclick: () => { form.overdue.checked = !state.overdue; apply(); } }, `逾期 ${c.overdue}`));

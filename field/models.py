@@ -1,0 +1,57 @@
+"""Tables of the field subsystem that are not synced records.
+
+Positions are many and small (2,000 phones × one fix per 10 s = 720,000 rows an hour), so
+they live in a compact table of their own rather than as SyncRecord documents; the latest
+fix of each member is kept in ``latest_positions`` (one row per user, upserted on ingest)
+so that the command's map reads 2,000 rows, not millions.
+"""
+from server.clock import utcnow
+from server.extensions import db
+
+
+class Position(db.Model):
+    """One GPS fix. A re-sent backlog is idempotent on (device, device time)."""
+    __tablename__ = "positions"
+
+    device_pk = db.Column(db.Integer, db.ForeignKey("devices.id"), primary_key=True)
+    device_time = db.Column(db.DateTime, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
+    lat = db.Column(db.Float, nullable=False)
+    lon = db.Column(db.Float, nullable=False)
+    accuracy = db.Column(db.REAL)
+    speed = db.Column(db.REAL)
+    heading = db.Column(db.REAL)
+    battery = db.Column(db.SmallInteger)
+    received_at = db.Column(db.DateTime, nullable=False)
+
+    __table_args__ = (db.Index("ix_positions_user_time", "user_id", "device_time"),)
+
+
+class LatestPosition(db.Model):
+    """The newest fix (by device time) of each user."""
+    __tablename__ = "latest_positions"
+
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), primary_key=True)
+    device_pk = db.Column(db.Integer, db.ForeignKey("devices.id"), nullable=False)
+    device_time = db.Column(db.DateTime, nullable=False)
+    lat = db.Column(db.Float, nullable=False)
+    lon = db.Column(db.Float, nullable=False)
+    accuracy = db.Column(db.REAL)
+    speed = db.Column(db.REAL)
+    heading = db.Column(db.REAL)
+    battery = db.Column(db.SmallInteger)
+    received_at = db.Column(db.DateTime, nullable=False)
+
+
+class DisasterForward(db.Model):
+    """A county passing an event's 初报 on (上报) to the city/province: the 2-hour deadline."""
+    __tablename__ = "disaster_forwards"
+
+    id = db.Column(db.Integer, primary_key=True)
+    event_id = db.Column(db.String(36), nullable=False, index=True)
+    county_code = db.Column(db.String(12), nullable=False)
+    forwarded_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    forwarded_by_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
+    note = db.Column(db.String(500))
+
+    __table_args__ = (db.UniqueConstraint("event_id", "county_code", name="uq_disaster_forwards_event_county"),)

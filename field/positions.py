@@ -1,0 +1,201 @@
+"""Team location sharing: ingest of GPS fix backlogs, latest positions, tracks, retention.
+
+Knows nothing of HTTP. A phone buffers fixes while offline and sends them in batches; a
+batch may arrive twice (the answer was lost), so a fix is identified by (device, device
+time) and inserted with ``ON CONFLICT DO NOTHING``. Each batch also upserts the member's
+row in ``latest_positions`` only when its newest fix is newer than the stored one, so an
+old backlog arriving late never moves the member on the map backwards.
+
+Who may see a member's position: the member's own team (same Organisation) and the command
+above (supervisors and admins whose jurisdiction covers the member's).
+"""
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import delete, or_, select
+
+from server.clock import utcnow
+from server.errors import Forbidden, NotFound, TooLarge
+from server.extensions import db
+from server.models import User
+from server.models.jurisdiction import scope_prefix
+
+from .models import LatestPosition, Position
+
+COMMAND_ROLES = frozenset({"supervisor", "admin"})
+FUTURE_SKEW = timedelta(minutes=5)
+COLUMNS = ("lat", "lon", "accuracy", "speed", "heading", "battery")
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _insert(table):
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _num(v):
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _device_time(v):
+    """ISO 8601 (zone-aware or UTC) or epoch milliseconds, as naive UTC; None when unreadable."""
+    if isinstance(v, str):
+        try:
+            dt = datetime.fromisoformat(v.replace("Z", "+00:00") if v.endswith("Z") else v)
+        except ValueError:
+            return None
+        if dt.tzinfo is not None:
+            dt = dt.astimezone(timezone.utc).replace(tzinfo=None)
+        return dt
+    n = _num(v)
+    if n is None or not 0 < n < 1e14:
+        return None
+    return _EPOCH + timedelta(milliseconds=n)
+
+
+def parse_fix(f, now, oldest):
+    """One fix as a row dict, or (None, {field: [message]})."""
+    if not isinstance(f, dict):
+        return None, {"fix": ["每个定位点应为对象"]}
+    errors = {}
+    t = _device_time(f.get("device_time"))
+    if t is None:
+        errors["device_time"] = ["device_time 应为 ISO 8601 时间（如 2026-07-20T08:30:00Z）或毫秒时间戳"]
+    elif t > now + FUTURE_SKEW:
+        errors["device_time"] = ["定位时间晚于服务器时间，请校准手机时间"]
+    elif t < oldest:
+        errors["device_time"] = ["定位时间早于位置数据的保留期限，不再接收"]
+    lat, lon = _num(f.get("lat")), _num(f.get("lon"))
+    if lat is None or not -90 <= lat <= 90:
+        errors["lat"] = ["纬度应为 -90 到 90 之间的数字"]
+    if lon is None or not -180 <= lon <= 180:
+        errors["lon"] = ["经度应为 -180 到 180 之间的数字"]
+    if lat is not None and lon is not None and abs(lat) < 1e-6 and abs(lon) < 1e-6:
+        errors["lat"] = ["坐标为 (0, 0)，是手机尚未定位时的默认值，不是真实位置"]
+    row = {"device_time": t, "lat": lat, "lon": lon}
+    for name, lo, hi, msg in (("accuracy", 0, None, "精度不能为负数"), ("speed", 0, None, "速度不能为负数"),
+                              ("heading", 0, 360, "方向应在 0 到 360 度之间"),
+                              ("battery", 0, 100, "电量应为 0 到 100 的百分数")):
+        v = f.get(name)
+        if v is None:
+            row[name] = None
+            continue
+        n = _num(v)
+        if n is None or n < lo or (hi is not None and n > hi):
+            errors[name] = [msg]
+        row[name] = n
+    if errors:
+        return None, errors
+    if row["battery"] is not None:
+        row["battery"] = int(round(row["battery"]))
+    return row, None
+
+
+def ingest(user, device_pk, fixes, *, now=None, commit=True):
+    """Store a batch of fixes for ``user`` from device ``device_pk``.
+
+    Returns ``{"accepted": new fixes stored, "duplicates": fixes already stored (re-sent),
+    "rejected": [{"index": i, "errors": {...}}]}``. A bad fix never stops the batch.
+    """
+    cfg = current_app.config
+    if len(fixes) > cfg["POSITIONS_MAX_BATCH"]:
+        raise TooLarge(f"一次最多上传 {cfg['POSITIONS_MAX_BATCH']} 个定位点，请分批上传。",
+                       limit=cfg["POSITIONS_MAX_BATCH"])
+    now = now or utcnow()
+    oldest = now - timedelta(days=cfg["POSITION_RETENTION_DAYS"])
+    rows, rejected, seen = [], [], set()
+    for i, f in enumerate(fixes):
+        row, errors = parse_fix(f, now, oldest)
+        if errors:
+            rejected.append({"index": i, "errors": errors})
+            continue
+        if row["device_time"] in seen:
+            continue  # the same fix twice in one batch
+        seen.add(row["device_time"])
+        row["device_pk"], row["user_id"], row["received_at"] = device_pk, user.id, now
+        rows.append(row)
+    accepted = 0
+    if rows:
+        table = Position.__table__
+        stmt = _insert(table).on_conflict_do_nothing(index_elements=["device_pk", "device_time"])
+        accepted = len(db.session.execute(stmt.returning(table.c.device_time), rows).all())
+        newest = max(rows, key=lambda r: r["device_time"])
+        _upsert_latest(newest)
+    if commit:
+        db.session.commit()
+    return {"accepted": accepted, "duplicates": len(fixes) - len(rejected) - accepted, "rejected": rejected}
+
+
+def _upsert_latest(row):
+    table = LatestPosition.__table__
+    stmt = _insert(table).values(**{c.name: row[c.name] for c in table.columns})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "user_id"},
+        where=table.c.device_time < stmt.excluded.device_time)
+    db.session.execute(stmt)
+
+
+def visible_members_clause(viewer):
+    """Users whose positions ``viewer`` may see: own team, and everyone below the command."""
+    conds = [User.id == viewer.id]
+    if viewer.organisation_id is not None:
+        conds.append(User.organisation_id == viewer.organisation_id)
+    if viewer.role in COMMAND_ROLES:
+        conds.append(User.jurisdiction_code.startswith(scope_prefix(viewer.jurisdiction_code), autoescape=True))
+    return or_(*conds)
+
+
+def latest(viewer, *, now=None, organisation_id=None, max_age_s=None):
+    """Latest fix of each member ``viewer`` may see, with its age in seconds."""
+    now = now or utcnow()
+    lp = LatestPosition.__table__
+    stmt = (select(lp, User.display_name, User.role, User.organisation_id)
+            .join(User, User.id == lp.c.user_id).where(visible_members_clause(viewer)))
+    if organisation_id is not None:
+        stmt = stmt.where(User.organisation_id == organisation_id)
+    if max_age_s is not None:
+        stmt = stmt.where(lp.c.device_time >= now - timedelta(seconds=max_age_s))
+    items = []
+    for r in db.session.execute(stmt):
+        items.append({"user_id": r.user_id, "display_name": r.display_name, "role": r.role,
+                      "organisation_id": r.organisation_id, "lat": r.lat, "lon": r.lon,
+                      "accuracy": r.accuracy, "speed": r.speed, "heading": r.heading, "battery": r.battery,
+                      "device_time": _iso(r.device_time), "received_at": _iso(r.received_at),
+                      "age_s": int((now - r.device_time).total_seconds())})
+    return items
+
+
+def track(viewer, user_id, start, end, *, limit=20000):
+    """Fixes of one member between ``start`` and ``end`` (device time), oldest first."""
+    target = db.session.get(User, user_id)
+    if target is None:
+        raise NotFound("没有这个用户。")
+    if not db.session.scalar(select(User.id).where(User.id == user_id, visible_members_clause(viewer))):
+        raise Forbidden("只有本队成员和上级指挥人员可以查看该队员的位置。")
+    p = Position.__table__
+    rows = db.session.execute(
+        select(p.c.device_time, p.c.lat, p.c.lon, p.c.accuracy, p.c.speed, p.c.heading, p.c.battery)
+        .where(p.c.user_id == user_id, p.c.device_time >= start, p.c.device_time < end)
+        .order_by(p.c.device_time).limit(limit + 1)).all()
+    items = [{"device_time": _iso(r.device_time), "lat": r.lat, "lon": r.lon, "accuracy": r.accuracy,
+              "speed": r.speed, "heading": r.heading, "battery": r.battery} for r in rows[:limit]]
+    return {"user_id": user_id, "display_name": target.display_name, "from": _iso(start), "to": _iso(end),
+            "items": items, "truncated": len(rows) > limit}
+
+
+def purge(now=None):
+    """Delete fixes older than POSITION_RETENTION_DAYS; returns (fixes, latest rows) deleted."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["POSITION_RETENTION_DAYS"])
+    n = db.session.execute(delete(Position).where(Position.device_time < cutoff)).rowcount
+    m = db.session.execute(delete(LatestPosition).where(LatestPosition.device_time < cutoff)).rowcount
+    db.session.commit()
+    return n, m
+
+
+def _iso(dt):
+    return None if dt is None else dt.isoformat() + "Z"
