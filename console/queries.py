@@ -11,7 +11,7 @@ from server.clock import isoformat, utcnow
 from server.errors import Invalid, NotFound
 from server.extensions import db
 from server.models import Enterprise, Jurisdiction, User
-from server.models.jurisdiction import covers, level_of, parent_code, scope_prefix, valid_code
+from server.models.jurisdiction import scope_prefix, valid_code
 from sync import scope
 from sync.models import SyncConflict, SyncRecord
 
@@ -25,9 +25,8 @@ OPEN_HAZARD = ("assigned", "rectifying")
 # "waiting": what needs a supervisor now, per entity (the review module's WAITING).
 WAITING = {"hazard": ("reported", "verified", "rectified", "reinspected"),
            "inspection": ("submitted", "under_review"),
-           "disaster_report": ("submitted", "reported", "pending", None),
-           "field_report": ("submitted", "reported", "pending", None),
-           "patrol": ()}
+           # Reports are watched rather than approved: every one that is not closed.
+           "disaster_report": None, "field_report": None, "patrol": None}
 # 红橙黄蓝, most urgent first; both the Chinese words and the English codes are in use.
 RISK_ORDER = {"红": 0, "red": 0, "重大": 0, "major": 0, "橙": 1, "orange": 1, "黄": 2, "yellow": 2,
               "一般": 2, "general": 2, "蓝": 3, "blue": 3}
@@ -62,13 +61,10 @@ def is_overdue(rec, now):
 def _waiting_clause(types):
     parts = []
     for t in types:
-        statuses = WAITING.get(t, ())
-        named = [s for s in statuses if s is not None]
-        clause = SyncRecord.status.in_(named) if named else None
-        if None in statuses:
-            clause = or_(clause, SyncRecord.status.is_(None)) if clause is not None else SyncRecord.status.is_(None)
-        if clause is not None:
-            parts.append(and_(SyncRecord.entity == t, clause))
+        statuses = WAITING.get(t)
+        clause = (SyncRecord.status.in_(statuses) if statuses is not None
+                  else func.coalesce(SyncRecord.status, "").notin_(CLOSED_STATUSES))
+        parts.append(and_(SyncRecord.entity == t, clause))
     return or_(*parts) if parts else SyncRecord.id.is_(None)
 
 
@@ -231,71 +227,35 @@ def enterprises_layer(user):
 
 
 # ---- disaster events ----------------------------------------------------------------------
+# The field module owns events, aggregation up the tree and lateness (/api/v1/disasters/...);
+# the console adds the chain of reports of each place, which that API summarises away.
 
-FIGURES = ("affected", "dead", "missing", "relocated", "need_relief", "houses_collapsed", "houses_damaged",
-           "crops_affected_ha", "crops_lost_ha", "direct_loss_10k_yuan")
-STAGE_ORDER = {"initial": 0, "初报": 0, "update": 1, "续报": 1, "verified": 2, "核报": 2}
-# 初报: the township within 1 hour of learning of the disaster (灾情报送 rules in docs/domain.md).
-FIRST_REPORT_LIMIT = timedelta(hours=1)
-
-
-def _num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return 0.0
-
-
-def disaster_events(user, now=None):
-    """Disaster events with each village's chain of reports and figures summed up the tree.
-
-    A village's current figures are those of its latest report (初报 → 续报 → 核报 replace, not
-    add); townships, counties and above are the sum of their villages. ``late`` marks a
-    first report received more than an hour after the disaster occurred.
-    """
-    now = now or utcnow()
+def event_chain(user, event_id):
+    """Every report of one disaster event in ``user``'s scope, grouped by place, oldest first."""
     rows = db.session.scalars(select(SyncRecord).where(
-        SyncRecord.entity == "disaster_report", SyncRecord.deleted.is_(False), scope.visible_clause(user))
-        .order_by(SyncRecord.created_at)).all()
-    names = dict(db.session.execute(select(Jurisdiction.code, Jurisdiction.name)).all())
-    events = {}
+        SyncRecord.entity == "disaster_report", SyncRecord.event_id == event_id, SyncRecord.deleted.is_(False),
+        scope.visible_clause(user)).order_by(SyncRecord.created_at, SyncRecord.id)).all()
+    if not rows:
+        raise NotFound("没有这个灾害事件，或该事件不在您的辖区内。")
+    names = dict(db.session.execute(select(Jurisdiction.code, Jurisdiction.name).where(
+        Jurisdiction.code.in_({r.jurisdiction_code for r in rows if r.jurisdiction_code}))).all())
+    places = {}
     for r in rows:
-        data = r.data or {}
-        key = r.event_id or data.get("event_id") or r.id
-        ev = events.setdefault(key, {"event_id": key, "title": r.title, "villages": {}, "first_at": None})
-        code = r.jurisdiction_code or "000000000000"
-        chain = ev["villages"].setdefault(code, [])
-        occurred = r.occurred_at
-        late = None
-        stage = data.get("stage") or "initial"
-        if STAGE_ORDER.get(stage, 0) == 0 and occurred is not None:
-            late = (r.created_at - occurred) > FIRST_REPORT_LIMIT
-        chain.append({"id": r.id, "stage": stage, "status": r.status, "figures": data.get("figures") or {},
-                      "occurred_at": isoformat(occurred), "received_at": isoformat(r.created_at),
-                      "late": late, "photos": len(data.get("photos") or []), "version": r.version})
-        if ev["first_at"] is None or r.created_at < ev["first_at"]:
-            ev["first_at"] = r.created_at
-    out = []
-    for ev in events.values():
-        totals = {}
-        villages = []
-        for code, chain in sorted(ev["villages"].items()):
-            latest = chain[-1]["figures"]
-            villages.append({"code": code, "name": names.get(code, code), "reports": chain,
-                             "current": latest, "late": any(c["late"] for c in chain)})
-            node = code
-            while node:
-                t = totals.setdefault(node, {f: 0.0 for f in FIGURES})
-                for f in FIGURES:
-                    t[f] += _num(latest.get(f))
-                node = parent_code(node) if valid_code(node) else None
-        tree = [{"code": c, "name": names.get(c, c), "level": level_of(c) if valid_code(c) else None,
-                 "figures": t} for c, t in sorted(totals.items()) if covers(user.jurisdiction_code, c)
-                or level_of(c) == "village"]
-        out.append({"event_id": ev["event_id"], "title": ev["title"], "first_at": isoformat(ev["first_at"]),
-                    "villages": villages, "tree": tree, "late_villages": sum(1 for v in villages if v["late"])})
-    out.sort(key=lambda e: e["first_at"] or "", reverse=True)
-    return out
+        d = r.data or {}
+        places.setdefault(r.jurisdiction_code, []).append({
+            "id": r.id, "stage": d.get("stage") or r.status, "version": r.version,
+            "occurred_at": d.get("occurred_at"), "learned_at": d.get("learned_at"), "reported_at": d.get("reported_at"),
+            "received_at": isoformat(r.created_at), "updated_at": isoformat(r.updated_at),
+            "reporter_name": d.get("reporter_name"), "photos": len(d.get("photos") or []),
+            "figures": {k: d.get(k) for k in DISASTER_INDICATORS}})
+    return {"event_id": event_id, "places": [
+        {"code": code, "name": names.get(code, code), "reports": chain} for code, chain in sorted(places.items(), key=lambda kv: kv[0] or "")]}
+
+
+# The core indicators of a disaster report (field/CONTRACT.md).
+DISASTER_INDICATORS = ("affected_population", "deaths", "missing", "injured", "relocated", "relief_needed",
+                       "collapsed_households", "collapsed_rooms", "severely_damaged_rooms",
+                       "generally_damaged_rooms", "crop_affected_ha", "crop_failed_ha", "direct_loss_wan_yuan")
 
 
 def dashboard(user, now=None):

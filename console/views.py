@@ -4,8 +4,8 @@
     GET /api/v1/console/queue                  review queue (filters, sort, page) + facet counts
     GET /api/v1/console/records/<entity>/<id>  one record with its conflicts
     GET /api/v1/console/map/<layer>            compact points of one layer (hazard, inspection, ...)
-    GET /api/v1/console/disasters              disaster events aggregated up the tree
-    GET /api/v1/console/dashboard              fallback figures (loops owns /api/v1/stats/dashboard)
+    GET /api/v1/console/disasters/<event>/chain each place's chain of reports (初报 → 续报 → 核报)
+    GET /api/v1/console/dashboard              figures the loops stats do not count
 """
 from flask import Blueprint, current_app, g, request
 
@@ -71,10 +71,10 @@ def map_layer(layer):
     return queries.map_layer(g.user, layer, open_only=_flag("open"))
 
 
-@bp.get("/disasters")
+@bp.get("/disasters/<event_id>/chain")
 @require_auth(*ROLES)
-def disasters():
-    return {"items": queries.disaster_events(g.user)}
+def disaster_chain(event_id):
+    return queries.event_chain(g.user, event_id)
 
 
 @bp.get("/dashboard")

@@ -145,7 +145,10 @@ export const config = () => get('/console/config');
 export const queue = (filters) => get('/console/queue', filters);
 export const record = (entity, id) => get(`/console/records/${entity}/${encodeURIComponent(id)}`);
 export const mapLayer = (layer, query) => get(`/console/map/${layer}`, query);
-export const disasters = () => get('/console/disasters');
+export const disasterEvents = () => optional('/disasters/events');
+export const disasterSummary = (eventId, level = 'township') => get(`/disasters/events/${encodeURIComponent(eventId)}/summary`, { level });
+export const disasterChain = (eventId) => get(`/console/disasters/${encodeURIComponent(eventId)}/chain`);
+export const disasterForward = (eventId, note) => post(`/disasters/events/${encodeURIComponent(eventId)}/forward`, { note });
 export const jurisdictions = () => get('/jurisdictions');
 export const enterprises = (query) => get('/enterprises', { per_page: 500, ...query });
 

@@ -78,12 +78,14 @@ export function statusBadge(status) {
   return h('span', { class: `badge status status-${status || 'none'}` }, statusName(status));
 }
 
-export const STAGE_NAMES = { initial: '初报', update: '续报', verified: '核报' };
+export const STAGE_NAMES = { initial: '初报', update: '续报', verified: '核报', 初报: '初报', 续报: '续报', 核报: '核报' };
 
+// The core indicators of a disaster report (field/CONTRACT.md).
 export const FIGURE_NAMES = {
-  affected: '受灾人口', dead: '死亡', missing: '失踪', relocated: '紧急转移安置', need_relief: '需紧急生活救助',
-  houses_collapsed: '倒塌房屋', houses_damaged: '损坏房屋', crops_affected_ha: '农作物受灾(公顷)',
-  crops_lost_ha: '绝收(公顷)', direct_loss_10k_yuan: '直接经济损失(万元)',
+  affected_population: '受灾人口', deaths: '死亡', missing: '失踪', injured: '受伤', relocated: '紧急转移安置',
+  relief_needed: '需紧急生活救助', collapsed_households: '倒塌房屋(户)', collapsed_rooms: '倒塌房屋(间)',
+  severely_damaged_rooms: '严重损坏(间)', generally_damaged_rooms: '一般损坏(间)', crop_affected_ha: '农作物受灾(公顷)',
+  crop_failed_ha: '绝收(公顷)', direct_loss_wan_yuan: '直接经济损失(万元)',
 };
 
 export function busy(button, promise) {
