@@ -79,6 +79,12 @@ class _Case(Schema):
     escalations = fields.List(fields.Nested(EscalationSchema), allow_none=True)
     closed_at = fields.DateTime(allow_none=True)
 
+    def get_attribute(self, obj, attr, default):
+        # A field named like a dict method ("items") must not dump the method when absent.
+        if isinstance(obj, dict):
+            return obj.get(attr, default)
+        return super().get_attribute(obj, attr, default)
+
     @validates("jurisdiction_code")
     def _code(self, value, **kwargs):
         if value is not None and not valid_code(value):
