@@ -15,8 +15,16 @@ const REVIEWABLE = ['hazard', 'inspection'];
 const ACTION_WORDS = {
   create: '上报', reported: '上报', submitted: '提交', under_review: '受理审核', approved: '审核通过', returned: '退回',
   verified: '核实', rejected: '不予核实', assigned: '派单', rectifying: '整改中', rectified: '整改完成', reinspected: '复查',
-  closed: '销号/结案', escalate: '升级督办', document_issue: '文书签发', update: '修改',
+  closed: '销号/结案', escalate: '升级督办', document_issue: '文书签发', update: '修改', edit: '修改内容',
+  assign: '派单/改派', legal_review: '法制审核', review: '审核意见', delete: '删除', draft: '起草文书',
+  sign: '签批文书', issue: '签发文书',
 };
+/** An audit entry's action in words: "status:under_review->returned" reads 退回. */
+function actionWord(a) {
+  const m = /^status:(.*)->(.*)$/.exec(a || '');
+  if (m) return ACTION_WORDS[m[2]] || `${statusName(m[1])} → ${statusName(m[2])}`;
+  return ACTION_WORDS[a] || a;
+}
 
 export async function render(root, entity, id) {
   let c;
@@ -199,7 +207,7 @@ export async function render(root, entity, id) {
     const names = (c.loops && c.loops.users) || {};
     const entries = (c.loops && c.loops.history) || [];
     const list = h('ul', { class: 'timeline', id: 'history' }, entries.length
-      ? entries.map((e) => h('li', {}, h('strong', {}, ACTION_WORDS[e.action] || e.action),
+      ? entries.map((e) => h('li', {}, h('strong', {}, actionWord(e.action)),
         ` · ${names[e.actor_id] || (e.actor_id ? `用户 ${e.actor_id}` : '系统')} · ${fmtTime(e.at)}`,
         e.device_id ? h('span', { class: 'hint' }, ` · 设备 ${e.device_id}`) : null,
         e.payload && (e.payload.comment || (e.payload.review && e.payload.review.comment))

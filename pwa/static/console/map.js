@@ -23,7 +23,7 @@ export function normalisePosition(p) {
   const lon = Number(loc.lon ?? loc.lng ?? loc.longitude);
   if (!Number.isFinite(lat) || !Number.isFinite(lon)) return null;
   return { id: String(p.user_id ?? p.id ?? p.device_id), name: p.display_name || p.name || p.username || `队员 ${p.user_id ?? ''}`,
-    lat, lon, accuracy: loc.accuracy ?? p.accuracy, at: p.recorded_at || p.at || p.fix_time || p.received_at || p.time,
+    lat, lon, accuracy: loc.accuracy ?? p.accuracy, at: p.device_time || p.recorded_at || p.at || p.received_at,
     role: p.role, team: p.team || p.organisation };
 }
 

@@ -1,0 +1,168 @@
+"""The supervisor console in headless Chromium against a live server (issue #10).
+
+A field device (the inspector's phone, talking the sync protocol) submits an inspection;
+the supervisor finds it in the console's queue, returns it with a comment; the phone pulls
+the comment, fixes and resubmits; the supervisor approves; the document drafted for the case
+is signed, issued and downloaded as a PDF; and the map's team positions move when new fixes
+arrive. Screenshots go to artifacts/.
+"""
+import hashlib
+import shutil
+import uuid
+
+import pytest
+
+from tests.console_live import ARTIFACTS, chromium, live_server, login, screenshot
+
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not __import__("os").path.exists("/usr/bin/chromium"),
+                                reason="Chromium is not installed")
+
+
+def _inspection(inspectors, enterprise_id, title):
+    return {"title": title, "enterprise_id": enterprise_id, "inspector_ids": inspectors,
+            "jurisdiction_code": "130131100000", "status": "submitted",
+            "location": {"lat": 38.259, "lon": 114.186, "accuracy": 8},
+            "items": [{"code": "XF-01", "title": "消防通道保持畅通", "result": "合格"},
+                      {"code": "XF-02", "title": "灭火器配置", "result": "合格"}],
+            "findings": []}
+
+
+def test_supervisor_returns_then_approves_signs_issues_and_downloads(app, client, auth, device, law_library):
+    inspector = device("zhifa1")
+    partner = auth.login("zhifa2")["user"]["id"]
+    enterprise = client.get("/api/v1/enterprises", headers=inspector.headers,
+                            query_string={"q": "华兴化工"}).get_json()["items"][0]
+    case_id = str(uuid.uuid4())
+    title = "华兴化工 消防专项检查"
+    res = inspector.push(inspector.op("inspection", case_id, data=_inspection(
+        [inspector.user_id, partner], enterprise["id"], title)))["results"][0]
+    assert res["status"] == "applied", res
+    inspector.pull_all()
+
+    with live_server(app) as base, chromium() as ctx:
+        page = ctx.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        login(page, base, "zhuren")
+
+        # The synced inspection is waiting in the queue.
+        row = page.locator(f"#queue-table tr.row[data-id='{case_id}']")
+        row.wait_for()
+        assert title in row.inner_text()
+        assert "已提交" in row.inner_text() or "待" in row.inner_text()
+        screenshot(page, "01-queue")
+
+        # Keyboard: j/k move the cursor, Enter opens.
+        page.keyboard.press("j")
+        page.keyboard.press("k")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#case-title")
+        assert title in page.inner_text("#case-title")
+        page.wait_for_selector("#audit-verify.ok")
+
+        # Return with a comment.
+        comment = "现场检查表缺少消防水池检查项，请补充后重新提交。"
+        page.fill("#review-text", comment)
+        page.click("#act-return")
+        page.wait_for_function("document.querySelector('.view-body').dataset.status === 'returned'")
+        assert comment in page.inner_text("#review-comment")
+        screenshot(page, "02-returned")
+
+        # The field device pulls and gets the comment.
+        changes = [c for c in inspector.pull_all() if c["id"] == case_id]
+        assert changes and changes[-1]["data"]["status"] == "returned"
+        assert changes[-1]["data"]["review"]["comment"] == comment
+        version = changes[-1]["version"]
+
+        # The inspector adds the item and resubmits.
+        fixed = _inspection([inspector.user_id, partner], enterprise["id"], title)
+        fixed["items"].append({"code": "XF-03", "title": "消防水池水位", "result": "合格"})
+        res = inspector.push(inspector.op("inspection", case_id, base_version=version,
+                                          data={"items": fixed["items"], "status": "submitted"}))["results"][0]
+        assert res["status"] == "applied", res
+
+        # The supervisor sees the resubmission and approves it.
+        page.goto(f"{base}/console/#/queue")
+        page.locator(f"#queue-table tr.row[data-id='{case_id}']").click()
+        page.wait_for_selector("#act-approve")
+        page.fill("#review-text", "同意。")
+        page.click("#act-approve")
+        page.wait_for_function("document.querySelector('.view-body').dataset.status === 'approved'")
+        page.wait_for_function("!document.querySelector('#clauses').textContent.includes('匹配中')")
+        history = page.inner_text("#history")
+        assert "退回" in history and "审核通过" in history
+        assert "审计链完整" in page.inner_text("#audit-verify")
+
+        # The inspector drafts the 责令限期整改指令书 for the approved case (from the phone/API).
+        r = client.post("/api/v1/documents", headers=inspector.headers, json={
+            "kind": "rectification_order", "case_entity": "inspection", "case_id": case_id,
+            "case_status": "approved", "enterprise_id": enterprise["id"],
+            "inspectors": [inspector.user_id, partner], "facts": "消防通道被货物堵塞。",
+            "findings": [{"hazard_code": "fire_exit_blocked"}], "measures": "立即清理消防通道。",
+            "deadline": "2026-12-31"})
+        assert r.status_code == 201, r.get_json()
+        doc_id = r.get_json()["id"]
+
+        # Suggested clauses for the case came from the law library.
+        assert "中华人民共和国" in page.inner_text("#clauses")
+
+        # The supervisor previews, signs and issues it, then downloads the PDF.
+        page.reload()
+        page.locator(f"#case-documents a.doc-link[data-id='{doc_id}']").click()
+        page.wait_for_function("document.querySelector('.view-body').dataset.pdfReady === '1'")
+        assert page.locator("#doc-preview").get_attribute("src").startswith("blob:")
+        screenshot(page, "03-document-draft")
+        page.click("#sign")
+        page.wait_for_function("document.querySelector('.view-body').dataset.status === 'signed'")
+        page.click("#issue")
+        page.wait_for_function("document.querySelector('.view-body').dataset.status === 'issued'")
+        page.wait_for_function("document.querySelector('.view-body').dataset.pdfReady === '1'")
+        assert "〔" in page.inner_text("#doc-title")  # the 文号 was allocated
+        assert page.locator("#sign").count() == 0 and page.locator("#issue").count() == 0
+        assert page.locator("#doc-fields textarea[name=facts]").is_disabled()
+        with page.expect_download() as dl:
+            page.click("#doc-download")
+        ARTIFACTS.mkdir(exist_ok=True)
+        pdf_path = ARTIFACTS / "console-issued-document.pdf"
+        dl.value.save_as(pdf_path)
+        data = pdf_path.read_bytes()
+        assert data.startswith(b"%PDF")
+        issued = client.get(f"/api/v1/documents/{doc_id}", headers=inspector.headers).get_json()
+        assert issued["status"] == "issued" and hashlib.sha256(data).hexdigest() == issued["pdf_sha256"]
+        screenshot(page, "04-document-issued")
+        assert not errors, errors
+
+
+def test_map_shows_team_positions_that_move(app, client, auth, demo):
+    app.config["CONSOLE_POSITIONS_POLL_MS"] = 500
+    rescuer = auth.login("jiuyuan")
+    headers = {"Authorization": f"Bearer {rescuer['access_token']}"}
+
+    def fix(lat, lon, t):
+        r = client.post("/api/v1/positions", headers=headers, json={"fixes": [
+            {"device_time": t, "lat": lat, "lon": lon, "accuracy": 5}]})
+        assert r.status_code == 200 and r.get_json()["accepted"] == 1, r.get_json()
+
+    from server.clock import utcnow
+    now = utcnow().replace(microsecond=0)
+    from datetime import timedelta
+    fix(38.2600, 114.1500, (now - timedelta(seconds=60)).isoformat() + "Z")
+    uid = str(rescuer["user"]["id"])
+    with live_server(app) as base, chromium() as ctx:
+        page = ctx.new_page()
+        login(page, base, "zhuren")
+        page.goto(f"{base}/console/#/map")
+        item = page.locator(f"#team-list li[data-user-id='{uid}']")
+        item.wait_for()
+        assert item.get_attribute("data-lat") == "38.26"
+        page.wait_for_selector("#map[data-ready='1']")
+        assert page.locator("#map").get_attribute("data-tiles") == "none"  # no MAP_TILE_URL: plain background
+        screenshot(page, "05-map-before")
+        fix(38.2700, 114.1600, (now - timedelta(seconds=5)).isoformat() + "Z")
+        page.wait_for_function(
+            f"document.querySelector(\"#team-list li[data-user-id='{uid}']\").dataset.lat === '38.27'", timeout=10000)
+        assert "38.27000, 114.16000" in item.inner_text()
+        screenshot(page, "06-map-after")
+        # Clicking a member draws their track.
+        item.click()
+        page.wait_for_function("document.querySelector('#map-status').textContent.includes('轨迹 2 点')")
