@@ -177,6 +177,9 @@ def record(user, entity, record_id) -> dict:
     out.update({"deleted": rec.deleted, "data": rec.data, "updated_by_device": rec.updated_by_device,
                 "people": {str(i): {"display_name": u.display_name, "role": u.role} for i, u in users.items()},
                 "owner_name": users[rec.owner_id].display_name if rec.owner_id in users else None,
+                "updater_name": users[rec.updated_by_id].display_name if rec.updated_by_id in users else None,
+                "jurisdiction_name": db.session.scalar(select(Jurisdiction.name).where(
+                    Jurisdiction.code == rec.jurisdiction_code)) if rec.jurisdiction_code else None,
                 "conflicts": [c.to_dict() for c in conflicts]})
     return out
 

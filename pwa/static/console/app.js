@@ -57,7 +57,7 @@ function showShell(user) {
   $('#login').hidden = true;
   $('#nav').hidden = false;
   $('#who').replaceChildren(
-    h('span', { id: 'who-name' }, `${user.display_name}（${user.role_name || user.role}）· ${user.jurisdiction_name || ''}`),
+    h('span', { id: 'who-name' }, `${user.display_name} · ${user.jurisdiction_name || ''}`),
     h('button', { type: 'button', id: 'logout', onclick: async () => { await api.logout(); showLogin(); } }, '退出'),
   );
 }

@@ -50,8 +50,9 @@ export async function render(root, entity, id) {
         h('h2', { id: 'case-title' }, c.title || '（无标题）', ' ', riskBadge(c.level), ' ', statusBadge(c.status)),
         h('dl', { class: 'kv' },
           h('dt', {}, '企业'), h('dd', {}, c.enterprise_name || '—'),
-          h('dt', {}, '辖区'), h('dd', {}, c.jurisdiction_code || '—'),
-          h('dt', {}, '上报人'), h('dd', {}, c.owner_name || '—', c.updated_by_device ? h('span', { class: 'hint' }, ` · 设备 ${c.updated_by_device}`) : null),
+          h('dt', {}, '辖区'), h('dd', {}, c.jurisdiction_name || c.jurisdiction_code || '—'),
+          h('dt', {}, '上报人'), h('dd', {}, c.owner_name || '—'),
+          h('dt', {}, '最后更新'), h('dd', {}, `${c.updater_name || '—'} · 设备 ${c.updated_by_device || '—'}`),
           h('dt', {}, '描述'), h('dd', {}, d.description || '—'),
           d.category ? [h('dt', {}, '类别'), h('dd', {}, d.category)] : null,
           d.hazard_code ? [h('dt', {}, '隐患代码'), h('dd', {}, d.hazard_code)] : null,
@@ -255,7 +256,7 @@ export async function render(root, entity, id) {
     const assign = available.has('assign') ? 'assign' : available.has('reassign') ? 'reassign' : null;
     if (assign) {
       const wo = d.work_order || {};
-      const unit = h('input', { id: 'wo-unit', placeholder: c.entity === 'hazard' ? '责任单位' : '（检查无需填写）', value: wo.unit || '' });
+      const unit = c.entity === 'hazard' ? h('input', { id: 'wo-unit', placeholder: '责任单位', value: wo.unit || '' }) : null;
       const person = h('input', { id: 'wo-person', type: 'number', min: 1, placeholder: c.entity === 'hazard' ? '责任人用户编号' : '执法人员用户编号', value: wo.person_id || '' });
       const deadline = h('input', { id: 'wo-deadline', type: 'date', value: (wo.deadline || '').slice(0, 10) });
       const handling = h('select', { id: 'wo-handling' }, ['', '即查即改', '限期整改'].map((v) => h('option', { value: v, selected: v === d.handling }, v || '治理方式')));
@@ -267,7 +268,8 @@ export async function render(root, entity, id) {
             const body = { person_id: person.value ? Number(person.value) : null, comment: text() || null };
             if (c.entity === 'hazard') {
               if (!unit.value.trim() || !deadline.value || !person.value) { toast('处置单须写明责任单位、责任人和整改期限', 'error'); return; }
-              Object.assign(body, { unit: unit.value.trim(), deadline: `${deadline.value}T23:59:59`, handling: handling.value || null });
+              // The deadline is the end of that day in China Standard Time (23:59:59 +08:00), sent as UTC.
+              Object.assign(body, { unit: unit.value.trim(), deadline: `${deadline.value}T15:59:59Z`, handling: handling.value || null });
             }
             run(e.target, assign, body, assign === 'assign' ? '已派发处置单' : '已改派');
           } }, assign === 'assign' ? '派发' : '改派')));
