@@ -37,14 +37,16 @@ def _subsystems():
     Order matters: sync first (its default entities), the domain modules after it (they
     re-register their entities), the PWA's catch-all route last.
     """
-    import loops
-    import sync
+    import console
     import field
     import legal
+    import loops
+    import media
     import push
-    import console
+    import sync
+    import vision
     from pwa import web
-    return [sync, loops, field, legal, push, console, web]
+    return [sync, media, loops, field, legal, vision, push, console, web]
 
 
 def _root():

@@ -81,6 +81,35 @@ def from_env(env=None, instance_dir=None) -> dict:
         # Seconds before the 2nd, 3rd and 4th try of a push the service answered 429/5xx.
         "PUSH_RETRY_BACKOFF": [parse_int("PUSH_RETRY_BACKOFF", v, 0)
                                for v in get("PUSH_RETRY_BACKOFF", "5,30,120").split(",")],
+        # ---- media ----
+        # Largest single upload (photo, voice note) in bytes; larger is refused with 413.
+        "MAX_UPLOAD_BYTES": parse_int("MAX_UPLOAD_BYTES", get("MAX_UPLOAD_BYTES", str(50 * 1024 * 1024)), 1024),
+        # Unfinished uploads one user may have open at once; one more is refused with 413.
+        "MAX_UPLOADS_IN_FLIGHT": parse_int("MAX_UPLOADS_IN_FLIGHT", get("MAX_UPLOADS_IN_FLIGHT", "20"), 1),
+        # An unfinished upload untouched this long (seconds) expires and its bytes are removed.
+        "UPLOAD_EXPIRES": parse_int("UPLOAD_EXPIRES", get("UPLOAD_EXPIRES", str(3 * 86400)), 60),
+        # Where unfinished uploads lie (a local folder, whatever STORAGE_URL says).
+        "UPLOAD_TMP_DIR": get("UPLOAD_TMP_DIR", str(instance / "uploads")),
+        # Photos with more pixels are refused as decompression bombs (413).
+        "MAX_IMAGE_PIXELS": parse_int("MAX_IMAGE_PIXELS", get("MAX_IMAGE_PIXELS", str(100_000_000)), 1),
+        "S3_REGION": get("S3_REGION", "us-east-1"),
+        # Lifetime (seconds) of the signed blob URLs handed out for <img src>.
+        "BLOB_URL_TTL": parse_int("BLOB_URL_TTL", get("BLOB_URL_TTL", "3600"), 10),
+        # ---- end media ----
+        # ---- vision ----
+        # The detector registry (JSON); empty: vision/detectors.json in the repository.
+        "VISION_DETECTORS": get("VISION_DETECTORS"),
+        "VISION_ENABLED": parse_bool("VISION_ENABLED", get("VISION_ENABLED", "true")),
+        # Tries of one photo's analysis (a crash or a timeout counts) before it is failed.
+        "VISION_MAX_ATTEMPTS": parse_int("VISION_MAX_ATTEMPTS", get("VISION_MAX_ATTEMPTS", "3"), 1),
+        "VISION_JOB_TIMEOUT": parse_int("VISION_JOB_TIMEOUT", get("VISION_JOB_TIMEOUT", "300"), 10),
+        # A request "running" this long is taken for a dead worker by `flask vision sweep`.
+        "VISION_STALE_AFTER": parse_int("VISION_STALE_AFTER", get("VISION_STALE_AFTER", "600"), 1),
+        "VISION_DEVICE": get("VISION_DEVICE", "cpu"),
+        # torch threads per vision worker (0: torch's default).
+        "VISION_THREADS": parse_int("VISION_THREADS", get("VISION_THREADS", "0"), 0),
+        "VISION_FONT": get("VISION_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+        # ---- end vision ----
         # ---- loops ----
         # Seconds an overdue 处置单 waits at one level before `loops sweep` escalates it again.
         "LOOPS_ESCALATION_INTERVAL": parse_int("LOOPS_ESCALATION_INTERVAL", get("LOOPS_ESCALATION_INTERVAL", "86400"), 60),

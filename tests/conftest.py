@@ -192,3 +192,6 @@ def law_library(app, _law_source):
     """The law library imported into this test's (empty) database; about 1,000 articles."""
     from legal import library
     return library.apply(_law_source)
+
+# ---- media fixtures (issue #4) ----
+from tests.media_fixtures import backend, big_photo, live_server, moto_s3  # noqa: E402,F401

@@ -1,0 +1,292 @@
+"""Blobs: verify, inspect, store once, describe, authorize. Knows nothing of HTTP.
+
+``store_bytes`` is the entry for server-made blobs (annotated images, PDFs);
+``ingest_file`` is where a finished tus upload lands. Both verify the SHA-256, sniff the
+real type, store the bytes once under their hash and create the ``Blob`` row if it is
+new; ``blob_stored`` is sent after the commit that created the row.
+"""
+import hashlib
+import logging
+
+from flask import current_app
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from server.clock import utcnow
+from server.errors import Invalid, NotFound
+from server.extensions import db
+
+from . import inspect
+from .models import Blob, BlobRef, Upload
+from .signals import blob_stored
+from .storage import SHA256_RE, get_store
+
+log = logging.getLogger(__name__)
+_PENDING = "danbing_media_blob_stored"
+VARIANTS = {"thumb": inspect.THUMB_SIZE, "preview": inspect.PREVIEW_SIZE}
+
+
+def sha256_file(fileobj, bufsize=1024 * 1024):
+    h = hashlib.sha256()
+    fileobj.seek(0)
+    while True:
+        buf = fileobj.read(bufsize)
+        if not buf:
+            return h.hexdigest()
+        h.update(buf)
+
+
+def valid_sha256(value) -> bool:
+    return isinstance(value, str) and bool(SHA256_RE.match(value))
+
+
+# --------------------------------------------------------------------------- after commit
+
+def _announce_later(sha256, kind):
+    session = db.session()
+    session.info.setdefault(_PENDING, []).append((current_app._get_current_object(), sha256, kind))
+
+
+def _after_commit(session):
+    for app, sha256, kind in session.info.pop(_PENDING, None) or ():
+        try:
+            blob_stored.send(app, sha256=sha256, kind=kind)
+        except Exception:  # a listener's failure must not undo a stored blob
+            log.exception("blob_stored listener failed for %s", sha256)
+
+
+def _after_rollback(session, previous=None):
+    session.info.pop(_PENDING, None)
+
+
+def connect_signals():
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", _after_rollback)
+
+
+# --------------------------------------------------------------------------- storing
+
+def _describe(fileobj, mime, kind):
+    """(meta, variants) for the bytes in ``fileobj`` of sniffed ``mime``."""
+    meta, variants = {}, {}
+    if mime in inspect.PHOTO_MIMES:
+        fileobj.seek(0)
+        meta, thumb = inspect.inspect_photo(fileobj, current_app.config["MAX_IMAGE_PIXELS"])
+        variants["thumb"] = thumb
+    elif mime in inspect.VOICE_MIMES:
+        meta = {"duration": inspect.voice_duration(fileobj, mime)}
+    return meta, variants
+
+
+def _store_variants(meta, variants):
+    store = get_store()
+    out = dict(meta.get("variants") or {})
+    for name, v in variants.items():
+        sha = hashlib.sha256(v["data"]).hexdigest()
+        store.put_bytes(sha, v["data"])
+        out[name] = {"sha256": sha, "size": len(v["data"]), "width": v["width"], "height": v["height"],
+                     "mime": v["mime"]}
+    if out:
+        meta["variants"] = out
+    return meta
+
+
+def ingest_file(path, *, sha256, kind=None, user=None, device_id=None, filename=None, move=False,
+                commit=True):
+    """Store the file at ``path`` whose SHA-256 the caller has verified; returns
+    ``(blob, created)``. ``kind`` None: photo or voice as the bytes say.
+
+    Raises 415 (wrong type for ``kind``), 413 (decompression bomb).
+    """
+    existing = db.session.get(Blob, sha256)
+    if existing is not None:
+        # Same bytes again: no new storage, no new row, but heal a store that lost them.
+        store = get_store()
+        if not store.exists(sha256):
+            store.put_file(sha256, path, move=move)
+        return existing, False
+    with open(path, "rb") as f:
+        mime = inspect.sniff(f.read(64))
+        if kind is None:
+            kind = inspect.kind_of(mime)
+            if kind is None:
+                inspect.check_kind(mime, "photo")
+        inspect.check_kind(mime, kind)
+        meta, variants = _describe(f, mime, kind)
+    if filename:
+        meta["filename"] = filename[:255]
+    meta = _store_variants(meta, variants)
+    size = _size(path)
+    get_store().put_file(sha256, path, move=move)
+    return _add_blob(sha256, size=size, mime=mime, kind=kind, user=user, device_id=device_id,
+                     meta=meta, commit=commit), True
+
+
+def _size(path):
+    import os
+    return os.stat(path).st_size
+
+
+def _add_blob(sha256, *, size, mime, kind, user, device_id, meta, commit):
+    blob = Blob(sha256=sha256, size=size, mime=mime, kind=kind,
+                uploader_id=getattr(user, "id", user), device_id=device_id,
+                received_at=utcnow(), meta=meta)
+    db.session.add(blob)
+    _announce_later(sha256, kind)
+    if commit:
+        try:
+            db.session.commit()
+        except Exception:
+            # Two uploads of the same bytes finished together: the other row won.
+            db.session.rollback()
+            blob = db.session.get(Blob, sha256)
+            if blob is None:
+                raise
+    return blob
+
+
+def store_bytes(data: bytes, *, kind, user=None, device_id=None, mime=None, meta=None, commit=True):
+    """Store server-made bytes (annotated image, PDF, ...) and return their ``Blob``.
+
+    Idempotent: the same bytes return the existing row. ``mime`` None: sniffed from the
+    bytes. ``commit=False`` leaves the commit to the caller (the signal waits for it).
+    """
+    import io
+    sha = hashlib.sha256(data).hexdigest()
+    existing = db.session.get(Blob, sha)
+    if existing is not None:
+        get_store().put_file(sha, io.BytesIO(data))  # no-op when present
+        return existing
+    sniffed = inspect.sniff(data[:64])
+    if kind in ("photo", "voice"):
+        inspect.check_kind(sniffed, kind)
+    described, variants = {}, {}
+    if sniffed in inspect.PHOTO_MIMES or sniffed in inspect.VOICE_MIMES:
+        described, variants = _describe(io.BytesIO(data), sniffed, kind)
+    described.update(meta or {})
+    described = _store_variants(described, variants)
+    get_store().put_file(sha, io.BytesIO(data))
+    return _add_blob(sha, size=len(data), mime=mime or sniffed or "application/octet-stream", kind=kind,
+                     user=user, device_id=device_id, meta=described, commit=commit)
+
+
+def get_blob(sha256):
+    if not valid_sha256(sha256):
+        raise Invalid("文件标识应为 64 位小写十六进制 SHA-256。")
+    blob = db.session.get(Blob, sha256)
+    if blob is None:
+        raise NotFound("没有这个文件（可能仍在上传中）。", pending=True)
+    return blob
+
+
+def variant(blob, name):
+    """The stored variant ``name`` (thumb | preview) of a photo: its meta dict, made on
+    first use and remembered in ``blob.meta``. Raises 404 for non-images."""
+    if name not in VARIANTS:
+        raise Invalid("variant 只能是 thumb 或 preview。")
+    if blob.mime not in inspect.PHOTO_MIMES:
+        raise NotFound("该文件不是照片，没有缩略图或预览图。")
+    known = (blob.meta or {}).get("variants", {}).get(name)
+    store = get_store()
+    if known and store.exists(known["sha256"]):
+        return known
+    with store.open(blob.sha256) as f:
+        v = inspect.render_variant(f, VARIANTS[name], current_app.config["MAX_IMAGE_PIXELS"])
+    meta = _store_variants(dict(blob.meta or {}), {name: v})
+    blob.meta = meta
+    db.session.commit()
+    return meta["variants"][name]
+
+
+# --------------------------------------------------------------------------- references
+
+REF_LIST_FIELDS = ("photos", "after_photos", "voice_notes", "evidence")
+REF_SINGLE_FIELDS = ("annotated_image",)
+
+
+def refs_in(data):
+    """[(sha256, field)] of the blobs a record's data refers to, in order, without repeats."""
+    out, seen = [], set()
+
+    def add(value, field):
+        if valid_sha256(value) and value not in seen:
+            seen.add(value)
+            out.append((value, field))
+
+    if not isinstance(data, dict):
+        return out
+    for f in REF_LIST_FIELDS:
+        values = data.get(f)
+        if isinstance(values, list):
+            for v in values:
+                add(v, f)
+    for f in REF_SINGLE_FIELDS:
+        add(data.get(f), f)
+    items = data.get("items")
+    if isinstance(items, list):
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and isinstance(item.get("evidence"), list):
+                for v in item["evidence"]:
+                    add(v, f"items[{i}].evidence")
+    findings = data.get("findings")
+    if isinstance(findings, list):
+        for i, item in enumerate(findings):
+            if isinstance(item, dict) and isinstance(item.get("evidence"), list):
+                for v in item["evidence"]:
+                    add(v, f"findings[{i}].evidence")
+    return out
+
+
+def index_refs(entity_type, record, ctx):
+    """``sync.registry.after_apply`` hook: keep ``BlobRef`` equal to what the record refers to."""
+    wanted = {} if record.deleted else {sha: f for sha, f in refs_in(record.data)}
+    current = {r.sha256: r for r in db.session.scalars(select(BlobRef).where(
+        BlobRef.entity == record.entity, BlobRef.record_id == record.id))}
+    for sha, row in current.items():
+        if sha not in wanted:
+            db.session.delete(row)
+        elif row.field != wanted[sha]:
+            row.field = wanted[sha]
+    for sha, f in wanted.items():
+        if sha not in current:
+            db.session.add(BlobRef(sha256=sha, entity=record.entity, record_id=record.id, field=f))
+
+
+# --------------------------------------------------------------------------- who may fetch
+
+def can_access(user, sha256) -> bool:
+    """The uploader, anyone who sent these bytes, or a user who may see a record that
+    refers to the blob."""
+    from sync.models import SyncRecord
+    from sync.scope import can_see
+    if user is None:
+        return False
+    blob = db.session.get(Blob, sha256)
+    if blob is not None and blob.uploader_id == user.id:
+        return True
+    if db.session.scalar(select(Upload.id).where(Upload.sha256 == sha256, Upload.user_id == user.id,
+                                                 Upload.state == "done").limit(1)):
+        return True
+    refs = db.session.execute(select(BlobRef.entity, BlobRef.record_id).where(BlobRef.sha256 == sha256)).all()
+    for entity, record_id in refs:
+        rec = db.session.get(SyncRecord, record_id)
+        if rec is not None and rec.entity == entity and can_see(user, rec):
+            return True
+    return False
+
+
+def status(hashes):
+    """{sha256: "present" | "pending"} for the given hashes (invalid ones are left out)."""
+    wanted = sorted({h for h in hashes if valid_sha256(h)})
+    present = set(db.session.scalars(select(Blob.sha256).where(Blob.sha256.in_(wanted)))) if wanted else set()
+    return {h: ("present" if h in present else "pending") for h in wanted}
+
+
+def record_blobs(entity, record_id):
+    """[(sha256, field)] a stored record refers to now."""
+    from sync.models import SyncRecord
+    rec = db.session.get(SyncRecord, str(record_id))
+    if rec is None or rec.entity != entity:
+        raise NotFound("没有这条记录。")
+    return rec, refs_in(rec.data)
