@@ -57,3 +57,20 @@ def douglas_peucker(points, tolerance_m):
             stack.append((i, best_k))
             stack.append((best_k, j))
     return [i for i in range(n) if keep[i]]
+
+
+def moving_length_m(points, min_step_m):
+    """Path length counting only moves of at least ``min_step_m`` from the last counted point.
+
+    A phone lying still reports fixes a few metres apart (GPS jitter); summing them would
+    add hundreds of metres to a patrol that stood at a risk point for ten minutes.
+    """
+    if not points:
+        return 0.0
+    total, anchor = 0.0, points[0]
+    for p in points[1:]:
+        d = haversine_m(anchor[0], anchor[1], p[0], p[1])
+        if d >= min_step_m:
+            total += d
+            anchor = p
+    return total + (haversine_m(anchor[0], anchor[1], points[-1][0], points[-1][1]) if anchor is not points[-1] else 0.0)

@@ -34,6 +34,7 @@ ONGOING, ENDED = "进行中", "已结束"
 PLANNER_ROLES = frozenset({"supervisor", "admin"})
 MAX_SPEED_MS = 50.0       # 180 km/h: faster between two fixes is a GPS jump, not a patrol
 MAX_PATROL_S = 24 * 3600
+MIN_STEP_M = 10.0         # distance counts moves of at least this much (standing jitter is not walking)
 OFF_SITE_M = 200          # a check-in this far from its point is flagged
 
 
@@ -256,7 +257,7 @@ def check_patrol(ctx):
         clean, dropped = clean_track(track, cfg["PATROL_MAX_ACCURACY_M"])
         keep = geo.douglas_peucker(clean, cfg["PATROL_TRACK_TOLERANCE_M"])
         thinned = [clean[i] for i in keep]
-        out.update(distance_m=round(geo.path_length_m(clean), 1), track=thinned,
+        out.update(distance_m=round(geo.moving_length_m(clean, MIN_STEP_M), 1), track=thinned,
                    track_raw_points=len(track), track_dropped_points=dropped)
         dwell_track = clean
     else:
