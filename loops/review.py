@@ -70,12 +70,12 @@ def queue_statement(user, *, types=None, statuses=None, overdue=None, levels=Non
         SyncRecord.entity.in_(types) if len(types) > 1 else SyncRecord.entity == types[0],
         SyncRecord.deleted.is_(False),
         SyncRecord.jurisdiction_code.startswith(scope_prefix(code), autoescape=True))
-    if statuses is None:
+    if statuses is None and overdue is not True:
         waiting = [and_(SyncRecord.entity == t, SyncRecord.status.in_(WAITING[t])) for t in types]
-        if "hazard" in types and not overdue:
+        if "hazard" in types and overdue is None:
             waiting.append(is_overdue)
         stmt = stmt.where(or_(*waiting))
-    elif statuses != ["all"]:
+    elif statuses is not None and statuses != ["all"]:
         stmt = stmt.where(SyncRecord.status.in_(statuses))
     if overdue is True:
         stmt = stmt.where(is_overdue)
