@@ -86,9 +86,9 @@ def seed(app, n_hazards, n_members):
 
 
 def measure(app, runs):
-    from tests.console_live import chromium, live_server, login, screenshot
+    from tests.console_live import chromium, login, screenshot, serve
     out = {}
-    with live_server(app) as base, chromium() as ctx:
+    with serve(app) as base, chromium() as ctx:
         page = ctx.new_page()
         login(page, base, "zhuren")
         page.wait_for_selector("#queue-table tr.row")

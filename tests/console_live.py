@@ -14,7 +14,7 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @contextmanager
-def live_server(app):
+def serve(app):
     """Serve ``app`` on a free port in a thread; yields the base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="console-live-server", daemon=True)

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.console_live import ARTIFACTS, chromium, live_server, login, screenshot
+from tests.console_live import ARTIFACTS, chromium, login, screenshot, serve
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None and not __import__("os").path.exists("/usr/bin/chromium"),
                                 reason="Chromium is not installed")
@@ -39,7 +39,7 @@ def test_supervisor_returns_then_approves_signs_issues_and_downloads(app, client
     assert res["status"] == "applied", res
     inspector.pull_all()
 
-    with live_server(app) as base, chromium() as ctx:
+    with serve(app) as base, chromium() as ctx:
         page = ctx.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -148,7 +148,7 @@ def test_map_shows_team_positions_that_move(app, client, auth, demo):
     from datetime import timedelta
     fix(38.2600, 114.1500, (now - timedelta(seconds=60)).isoformat() + "Z")
     uid = str(rescuer["user"]["id"])
-    with live_server(app) as base, chromium() as ctx:
+    with serve(app) as base, chromium() as ctx:
         page = ctx.new_page()
         login(page, base, "zhuren")
         page.goto(f"{base}/console/#/map")
@@ -166,3 +166,71 @@ def test_map_shows_team_positions_that_move(app, client, auth, demo):
         # Clicking a member draws their track.
         item.click()
         page.wait_for_function("document.querySelector('#map-status').textContent.includes('轨迹 2 点')")
+
+
+def _wav(seconds=1, rate=8000):
+    import io
+    import wave
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x00\x00" * rate * seconds)
+    return buf.getvalue()
+
+
+def test_evidence_with_detection_boxes_voice_and_verdicts(app, client, auth, device, law_library):
+    """A snapshot's photo analysed by the real detectors: the console draws the boxes over it
+    (toggleable), plays the voice note, and the supervisor dismisses and confirms detections."""
+    from media.blobs import store_bytes
+    from sync import engine
+    from tests.vision_helpers import BUS, read, run_worker, store_photo
+
+    phone = device("wangge")
+    photo = store_photo(read(BUS))
+    voice = store_bytes(_wav(), kind="voice", mime="audio/wav").sha256
+    rid = str(uuid.uuid4())
+    res = phone.push(phone.op("hazard", rid, data={
+        "title": "公交站旁施工人员未戴安全帽", "description": "东关村南街，随手拍", "risk_level": "橙",
+        "jurisdiction_code": "130131100201", "location": {"lat": 38.262, "lon": 114.201, "accuracy": 8},
+        "photos": [photo], "voice_notes": [voice], "source": "snapshot"}))["results"][0]
+    assert res["status"] == "applied", res
+    run_worker(app)
+    heads = [d for d in engine.get_record("hazard", rid).data["detections"] if d["hazard_code"] == "no_helmet"]
+    assert len(heads) >= 2
+
+    with serve(app) as base, chromium() as ctx:
+        page = ctx.new_page()
+        login(page, base, "zhuren")
+        page.goto(f"{base}/console/#/case/hazard/{rid}")
+        page.wait_for_selector(f"figure.photo[data-sha256='{photo}'] svg.boxes")
+        boxes = page.locator(f"figure.photo[data-sha256='{photo}'] rect.detection-box")
+        assert boxes.count() == len(engine.get_record("hazard", rid).data["detections"])
+        # Boxes sit inside the displayed photo.
+        img = page.locator(f"figure.photo[data-sha256='{photo}'] img").bounding_box()
+        box = boxes.first.bounding_box()
+        assert img["x"] <= box["x"] and box["x"] + box["width"] <= img["x"] + img["width"] + 1
+        screenshot(page, "07-detections")
+        page.click("#toggle-boxes")
+        assert not page.locator("svg.boxes").first.is_visible()
+        page.keyboard.press("b")
+        assert page.locator("svg.boxes").first.is_visible()
+        # The voice note plays from the server's bytes.
+        page.wait_for_selector(f".voice[data-sha256='{voice}'] audio")
+        duration = page.evaluate(f"""() => new Promise((done) => {{
+            const a = document.querySelector(".voice[data-sha256='{voice}'] audio");
+            if (a.readyState >= 1) done(a.duration); else a.addEventListener('loadedmetadata', () => done(a.duration)); }})""")
+        assert 0.9 < duration < 1.1
+        # The suggested finding from vision carries its clauses.
+        page.wait_for_selector(".suggested-finding")
+        assert "违法依据" in page.inner_text(".suggested-finding")
+        # Dismiss one head, confirm the other.
+        page.locator(f"#detections li[data-detection='{heads[0]['id']}'] .dismiss-detection").click()
+        page.wait_for_selector(f"#detections li[data-detection='{heads[0]['id']}'][data-verdict='dismissed']")
+        page.locator(f"#detections li[data-detection='{heads[1]['id']}'] .confirm-detection").click()
+        page.wait_for_selector(f"#detections li[data-detection='{heads[1]['id']}'][data-verdict='confirmed']")
+        screenshot(page, "08-detections-reviewed")
+    pulled = [c for c in phone.pull_all() if c["id"] == rid][-1]["data"]["detections"]
+    verdicts = {d["id"]: d["review"] for d in pulled}
+    assert verdicts[heads[0]["id"]] == "dismissed" and verdicts[heads[1]["id"]] == "confirmed"

@@ -194,10 +194,9 @@ export const reviewItem = (entity, id) => optional(`/review/items/${entity}/${en
 export const reviewAction = (entity, id, action, body) =>
   post(`/review/items/${entity}/${encodeURIComponent(id)}/${action}`, body || {});
 
-export async function setDetection(c, detectionIndex, verdict) {
-  const detections = (c.data.detections || []).map((d, i) => (i === detectionIndex ? { ...d, status: verdict } : d));
-  return syncWrite(c.entity, c.id, c.version, { detections });
-}
+/** Confirm or dismiss one detection (vision module); vision then rewrites the record's fields. */
+export const reviewDetection = (detectionId, verdict, comment) =>
+  post(`/vision/detections/${detectionId}/${verdict === 'confirmed' ? 'confirm' : 'dismiss'}`, { comment: comment || null });
 
 // ---- laws and clauses ---------------------------------------------------------------------
 

@@ -3,6 +3,9 @@
 import * as api from './api.js';
 import { $, $$, h, showError } from './ui.js';
 
+// Keys are shortcuts except while typing into a field (a checkbox is not typing).
+const TYPING = 'input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]';
+
 const ROUTES = {
   queue: () => import('./queue.js'),
   case: () => import('./case.js'),
@@ -87,7 +90,7 @@ api.setLoggedOutHandler(() => { showError(new Error('登录已失效，请重新
 
 // Global keys: 1–4 switch views (never while typing in a field).
 document.addEventListener('keydown', (ev) => {
-  if (ev.target.closest('input, textarea, select, [contenteditable]') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (ev.target.closest(TYPING) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
   const views = { 1: 'queue', 2: 'map', 3: 'disasters', 4: 'dashboard' };
   if (views[ev.key] && api.isLoggedIn()) location.hash = `#/${views[ev.key]}`;
 });

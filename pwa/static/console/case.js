@@ -1,9 +1,12 @@
 // Case detail: evidence with detection boxes, voice, GPS, history and audit-chain check,
 // conflicts with restore, suggested clauses, review actions, the case's documents.
 import * as api from './api.js';
-import { collectEvidence, detectionLabel, photoFigure, voiceNote } from './evidence.js';
+import { collectEvidence, detectionLabel, detectionVerdict, photoFigure, voiceNote } from './evidence.js';
 import { createMap, leaflet } from './mapbase.js';
 import { ENTITY_NAMES, busy, fmtTime, h, riskBadge, riskColour, showError, statusBadge, statusName, toast } from './ui.js';
+
+// Keys are shortcuts except while typing into a field (a checkbox is not typing).
+const TYPING = 'input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]';
 
 const KIND_NAMES = {
   inspection_record: '现场检查记录', rectification_order: '责令限期整改指令书', recheck_opinion: '整改复查意见书',
@@ -19,6 +22,9 @@ const ACTION_WORDS = {
   assign: '派单/改派', legal_review: '法制审核', review: '审核意见', delete: '删除', draft: '起草文书',
   sign: '签批文书', issue: '签发文书',
 };
+/** A clause reference as text: a citation string, or {citation} / {law, article}. */
+const citation = (r) => (typeof r === 'string' ? r : r.citation || `${r.law || ''}第${r.article || ''}条`);
+
 /** An audit entry's action in words: "status:under_review->returned" reads 退回. */
 function actionWord(a) {
   const m = /^status:(.*)->(.*)$/.exec(a || '');
@@ -83,7 +89,7 @@ export async function render(root, entity, id) {
   function evidenceCard(d) {
     const { photos, voice } = collectEvidence(d);
     const detections = d.detections || [];
-    const byPhoto = (sha) => detections.filter((x) => (x.photo || x.sha256 || x.blob || x.image || x.source_sha256 || photos[0]?.sha256) === sha);
+    const byPhoto = (sha) => detections.filter((x) => (x.photo || photos[0]?.sha256) === sha);
     const toggle = h('label', { style: 'flex-direction:row;align-items:center' },
       h('input', { type: 'checkbox', id: 'toggle-boxes', checked: showBoxes, onchange: (e) => {
         showBoxes = e.target.checked;
@@ -130,15 +136,20 @@ export async function render(root, entity, id) {
 
   function detectionsCard(d) {
     const detections = d.detections || [];
-    if (!detections.length) return null;
+    const vision = d.vision || {};
+    if (!detections.length && !vision.state) return null;
+    const verdictWords = { confirmed: '已确认', dismissed: '已排除', suggested: '待确认' };
+    const note = h('input', { id: 'detection-note', placeholder: '确认/排除说明（可选）' });
     return h('div', { class: 'card', id: 'detections' }, h('h3', {}, `智能识别（${detections.length}）`),
-      h('ul', { class: 'detections' }, detections.map((x, i) => h('li', { dataset: { index: i } },
+      vision.state && vision.state !== 'done' ? h('p', { class: 'hint' }, { pending: '识别进行中…', failed: `识别失败：${(vision.reasons || []).join('；')}` }[vision.state] || vision.state) : null,
+      detections.length ? note : null,
+      h('ul', { class: 'detections' }, detections.map((x) => h('li', { dataset: { detection: x.id, verdict: detectionVerdict(x) } },
         `${detectionLabel(x)} `, x.confidence != null ? `${Math.round(x.confidence * 100)}% ` : '',
-        h('span', { class: 'badge' }, { confirmed: '已确认', dismissed: '已排除' }[x.status] || '待确认'), ' ',
-        h('button', { type: 'button', class: 'confirm-detection', disabled: x.status === 'confirmed',
-          onclick: (e) => act(e.target, () => api.setDetection(c, i, 'confirmed'), '已确认识别结果') }, '确认'), ' ',
-        h('button', { type: 'button', class: 'dismiss-detection', disabled: x.status === 'dismissed',
-          onclick: (e) => act(e.target, () => api.setDetection(c, i, 'dismissed'), '已排除识别结果') }, '排除')))));
+        h('span', { class: 'badge' }, verdictWords[detectionVerdict(x)] || detectionVerdict(x)), ' ',
+        h('button', { type: 'button', class: 'confirm-detection', disabled: detectionVerdict(x) === 'confirmed',
+          onclick: (e) => act(e.target, () => api.reviewDetection(x.id, 'confirmed', note.value), '已确认识别结果') }, '确认'), ' ',
+        h('button', { type: 'button', class: 'dismiss-detection', disabled: detectionVerdict(x) === 'dismissed',
+          onclick: (e) => act(e.target, () => api.reviewDetection(x.id, 'dismissed', note.value), '已排除识别结果（保留为训练数据）') }, '排除')))));
   }
 
   function clausesCard(d) {
@@ -147,16 +158,17 @@ export async function render(root, entity, id) {
     (async () => {
       const blocks = [];
       for (const f of d.suggested_findings || []) {
-        blocks.push(h('div', {}, h('strong', {}, f.text || f.description || f.summary || ''),
-          h('ul', {}, [...(f.violated || []), ...(f.penalty || []), ...(f.clauses || [])].map((r) =>
-            h('li', {}, r.citation || `${r.law || ''}第${r.article || ''}条`)))));
+        blocks.push(h('div', { class: 'suggested-finding' }, h('strong', {}, `${f.name || f.hazard_code || ''}（图像识别${f.confirmed ? '，已确认' : ''}）`),
+          h('div', { class: 'hint' }, f.description || ''),
+          h('ul', {}, [...(f.violated || []).map((r) => ['违法依据', r]), ...(f.penalty || []).map((r) => ['处罚依据', r])].map(([role, r]) =>
+            h('li', {}, `${role}：${citation(r)}`)))));
       }
       if (d.hazard_code) {
         const m = await api.clausesForHazard(d.hazard_code).catch(() => null);
         if (m) {
           blocks.push(h('div', {}, h('strong', {}, `${m.name || d.hazard_code}（隐患代码对应）`),
             h('ul', {}, [...(m.violated || []).map((r) => ['违法依据', r]), ...(m.penalty || []).map((r) => ['处罚依据', r])]
-              .map(([role, r]) => h('li', {}, `${role}：${r.citation || `${r.law}第${r.article}条`}`)))));
+              .map(([role, r]) => h('li', {}, `${role}：${citation(r)}`)))));
         }
       }
       const text = [c.title, d.description].filter(Boolean).join('。');
@@ -290,7 +302,7 @@ export async function render(root, entity, id) {
   }
 
   const onKey = (ev) => {
-    if (ev.target.closest('input, textarea, select') || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.target.closest(TYPING) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === 'u' || ev.key === 'Escape') location.hash = '#/queue';
     else if (ev.key === 'a') root.querySelector('#approve')?.click();
     else if (ev.key === 'r') { root.querySelector('#review-text')?.focus(); ev.preventDefault(); }

@@ -33,7 +33,9 @@ export function detectionBox(d) {
 }
 
 export const detectionPhoto = (d) => d.photo || d.sha256 || d.blob || d.image || d.source_sha256 || null;
-export const detectionLabel = (d) => d.label_zh || d.label || d.class_name || d.name || d.cls || '识别目标';
+export const detectionLabel = (d) => d.name || d.label || '识别目标';
+/** suggested | confirmed | dismissed (vision's review of the box). */
+export const detectionVerdict = (d) => d.review || d.status || 'suggested';
 
 const VERDICT_COLOUR = { confirmed: '#d7191c', dismissed: '#9e9e9e' };
 
@@ -58,13 +60,15 @@ export function photoFigure(item, detections, showBoxes) {
         if (!b) return;
         // Boxes are in the original photo's pixels unless normalised; a preview variant is
         // scaled, so pixel boxes are mapped through the original size the detector recorded.
-        const sx = b.normalised ? w : w / (d.image_width || d.width || w);
-        const sy = b.normalised ? hgt : hgt / (d.image_height || d.height || hgt);
+        const [ow, oh] = d.image_size || [w, hgt];
+        const sx = b.normalised ? w : w / (ow || w);
+        const sy = b.normalised ? hgt : hgt / (oh || hgt);
         const [x1, y1, x2, y2] = b.box;
-        const colour = VERDICT_COLOUR[d.status] || '#ffcc00';
+        const colour = VERDICT_COLOUR[detectionVerdict(d)] || '#ffcc00';
         const r = document.createElementNS(SVG, 'rect');
         Object.entries({ x: x1 * sx, y: y1 * sy, width: (x2 - x1) * sx, height: (y2 - y1) * sy, fill: 'none',
           stroke: colour, 'stroke-width': Math.max(2, w / 250), class: 'detection-box' }).forEach(([k, v]) => r.setAttribute(k, v));
+        r.dataset.detection = String(d.id);
         const t = document.createElementNS(SVG, 'text');
         Object.entries({ x: x1 * sx + 4, y: Math.max(14, y1 * sy - 4), fill: colour, 'font-size': Math.max(14, w / 40),
           'font-weight': 'bold' }).forEach(([k, v]) => t.setAttribute(k, v));

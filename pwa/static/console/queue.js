@@ -2,6 +2,9 @@
 import * as api from './api.js';
 import { ENTITY_NAMES, STATUS_NAMES, fmtTime, h, riskBadge, showError, statusBadge } from './ui.js';
 
+// Keys are shortcuts except while typing into a field (a checkbox is not typing).
+const TYPING = 'input:not([type=checkbox]):not([type=radio]), textarea, select, [contenteditable]';
+
 const STATE_KEY = 'danbing.console.queue';
 const DEFAULTS = { type: '', status: 'waiting', overdue: false, level: '', enterprise_id: '', jurisdiction: '',
   date_from: '', date_to: '', q: '', sort: 'updated', page: 1, per_page: 50, cursor: 0 };
@@ -143,7 +146,7 @@ export async function render(root) {
   form.querySelector('#queue-reset').addEventListener('click', () => { Object.assign(state, DEFAULTS); saveState(state); root.replaceChildren(); render(root); });
 
   const onKey = (ev) => {
-    if (ev.target.closest('input, textarea, select') || ev.ctrlKey || ev.metaKey || ev.altKey) {
+    if (ev.target.closest(TYPING) || ev.ctrlKey || ev.metaKey || ev.altKey) {
       if (ev.key === 'Escape') ev.target.blur();
       return;
     }
