@@ -35,7 +35,7 @@ def chromium(viewport=(1440, 900)):
                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
         try:
             context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                          accept_downloads=True, locale="zh-CN")
+                                          accept_downloads=True, locale="zh-CN", timezone_id="Asia/Shanghai")
             yield context
         finally:
             browser.close()

@@ -231,6 +231,19 @@ def test_evidence_with_detection_boxes_voice_and_verdicts(app, client, auth, dev
         page.locator(f"#detections li[data-detection='{heads[1]['id']}'] .confirm-detection").click()
         page.wait_for_selector(f"#detections li[data-detection='{heads[1]['id']}'][data-verdict='confirmed']")
         screenshot(page, "08-detections-reviewed")
+        # Verify the hazard and send a 处置单 with a deadline, then reassign it.
+        page.select_option("#verify-level", "红")
+        page.click("#act-verify")
+        page.wait_for_function("document.querySelector('.view-body').dataset.status === 'verified'")
+        page.fill("#wo-unit", "东关村村民委员会")
+        page.fill("#wo-person", str(auth.login("zhifa1")["user"]["id"]))
+        page.fill("#wo-deadline", "2026-12-31")
+        page.click("#act-assign")
+        page.wait_for_function("document.querySelector('.view-body').dataset.status === 'assigned'")
+        assert "东关村村民委员会" in page.inner_text("#work-order") and "2026-12-31" in page.inner_text("#work-order")
+        page.fill("#wo-unit", "平山镇安监站")
+        page.click("#act-assign")  # now 改派
+        page.wait_for_function("document.querySelector('#work-order').textContent.includes('平山镇安监站')")
     pulled = [c for c in phone.pull_all() if c["id"] == rid][-1]["data"]["detections"]
     verdicts = {d["id"]: d["review"] for d in pulled}
     assert verdicts[heads[0]["id"]] == "dismissed" and verdicts[heads[1]["id"]] == "confirmed"

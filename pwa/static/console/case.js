@@ -67,7 +67,7 @@ export async function render(root, entity, id) {
           h('dt', {}, '现场时间'), h('dd', {}, fmtTime(d.device_time || d.occurred_at || c.occurred_at), h('span', { class: 'hint' }, '（设备时钟）')),
           h('dt', {}, '接收时间'), h('dd', {}, fmtTime(c.created_at)),
           h('dt', {}, '期限'), h('dd', { class: c.overdue ? 'bad' : '' }, c.deadline ? fmtTime(c.deadline) : '—', c.overdue ? '（已逾期）' : ''),
-          d.work_order ? [h('dt', {}, '处置单'), h('dd', { id: 'work-order' }, `${d.work_order.unit || ''} · 期限 ${d.work_order.deadline || '—'}`)] : null,
+          d.work_order ? [h('dt', {}, '处置单'), h('dd', { id: 'work-order' }, `${d.work_order.unit || ''} · 责任人 ${(c.loops && c.loops.users[d.work_order.person_id]) || d.work_order.person_id} · 期限 ${fmtTime(d.work_order.deadline)}`)] : null,
           d.review ? [h('dt', {}, '审核意见'), h('dd', { id: 'review-comment' }, `${statusName(d.review.action)}：${d.review.comment || '—'}`)] : null),
       ),
       evidenceCard(d),
