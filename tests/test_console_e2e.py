@@ -247,3 +247,48 @@ def test_evidence_with_detection_boxes_voice_and_verdicts(app, client, auth, dev
     pulled = [c for c in phone.pull_all() if c["id"] == rid][-1]["data"]["detections"]
     verdicts = {d["id"]: d["review"] for d in pulled}
     assert verdicts[heads[0]["id"]] == "dismissed" and verdicts[heads[1]["id"]] == "confirmed"
+
+
+def test_conflict_restore_disasters_and_dashboard(app, client, auth, device):
+    """A value lost in a sync conflict is restored from the case page; the disaster page shows
+    the figures up the tree and each village's chain; the dashboard draws the loops' figures."""
+    phone_a, phone_b = device("wangge"), device("wangge")
+    rid = str(uuid.uuid4())
+    phone_a.push(phone_a.op("hazard", rid, data={"title": "东关村 护栏缺失", "risk_level": "黄",
+                                                 "jurisdiction_code": "130131100201"}))
+    phone_a.push(phone_a.op("hazard", rid, base_version=1, data={"description": "护栏缺失约 20 米"}))
+    phone_b.push(phone_b.op("hazard", rid, base_version=1, data={"description": "护栏缺失约 5 米"}))
+
+    info = device("xinxi")
+    first = str(uuid.uuid4())
+    base = {"disaster_types": ["暴雨洪涝"], "occurred_at": "2026-07-20T02:00:00Z", "jurisdiction_code": "130131101201",
+            "affected_population": 120, "deaths": 0, "missing": 1, "relocated": 30}
+    assert info.push(info.op("disaster_report", first, data={**base, "stage": "初报"}))["results"][0]["status"] == "applied"
+    assert info.push(info.op("disaster_report", str(uuid.uuid4()), data={
+        **base, "stage": "续报", "event_id": first, "affected_population": 300}))["results"][0]["status"] == "applied"
+
+    with serve(app) as base_url, chromium() as ctx:
+        page = ctx.new_page()
+        login(page, base_url, "zhuren")
+        page.goto(f"{base_url}/console/#/case/hazard/{rid}")
+        page.wait_for_selector("#conflicts button.restore")
+        assert "护栏缺失约 20 米" in page.inner_text("#conflicts")
+        page.click("#conflicts button.restore")
+        page.wait_for_selector("#conflicts .ok")
+        assert client.get(f"/api/v1/console/records/hazard/{rid}", headers=auth.headers("zhuren")).get_json()[
+            "data"]["description"] == "护栏缺失约 20 米"
+
+        page.goto(f"{base_url}/console/#/disasters")
+        page.wait_for_selector("#event-tree tr[data-code='130131101201']")
+        tree = page.inner_text("#event-tree")
+        assert "温塘镇" in tree and "温塘村" in tree and "300" in tree
+        chain = page.locator("#chains tr[data-place='130131101201']")
+        assert chain.count() == 2 and "初报" in chain.nth(0).inner_text() and "续报" in chain.nth(1).inner_text()
+        assert "首报" in page.inner_text("#lateness") or "首报时限" in page.inner_text("#lateness")
+        screenshot(page, "09-disasters")
+
+        page.goto(f"{base_url}/console/#/dashboard")
+        page.wait_for_selector("#dash-open")
+        assert "黄" in page.inner_text("#dash-open")
+        assert "续报" in page.inner_text("#dash-stages")
+        screenshot(page, "10-dashboard")

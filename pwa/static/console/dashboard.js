@@ -2,7 +2,7 @@
 // to close. Hazard and inspection figures come from the review module (/api/v1/stats/dashboard);
 // item results and disaster reports by stage from the console's own counts.
 import * as api from './api.js';
-import { STAGE_NAMES, h, statusName } from './ui.js';
+import { STAGE_NAMES, fmtTime, h, statusName } from './ui.js';
 
 function bars(title, obj, id, label = (k) => k) {
   const entries = Object.entries(obj || {}).filter(([, v]) => typeof v === 'number');
@@ -44,6 +44,6 @@ export async function render(root) {
       h('tbody', {}, stats.inspections.per_inspector.map((p) => h('tr', {}, h('td', {}, p.name || p.user_id),
         h('td', {}, p.inspections), h('td', {}, p.findings), h('td', {}, p.items['合格'] || 0), h('td', {}, p.items['不合格'] || 0)))))));
   }
-  root.append(h('p', { class: 'hint' }, stats ? `截至 ${stats.as_of}` : ''), h('div', { class: 'grid2', id: 'dashboard' }, cards));
+  root.append(h('p', { class: 'hint' }, stats ? `截至 ${fmtTime(stats.as_of)}` : ''), h('div', { class: 'grid2', id: 'dashboard' }, cards));
   return null;
 }

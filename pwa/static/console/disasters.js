@@ -6,6 +6,8 @@ import { FIGURE_NAMES, STAGE_NAMES, busy, fmtTime, h, showError, toast } from '.
 
 const MAIN = ['affected_population', 'deaths', 'missing', 'relocated', 'relief_needed', 'collapsed_rooms',
   'severely_damaged_rooms', 'crop_affected_ha', 'direct_loss_wan_yuan'];
+const lateBy = (s) => (s >= 86400 ? `${Math.floor(s / 86400)} 天 ${Math.floor((s % 86400) / 3600)} 小时`
+  : s >= 3600 ? `${Math.floor(s / 3600)} 小时 ${Math.round((s % 3600) / 60)} 分钟` : `${Math.round(s / 60)} 分钟`);
 const num = (v) => (v == null ? '—' : Number(v).toLocaleString('zh-CN', { maximumFractionDigits: 2 }));
 const figureCells = (f) => MAIN.map((k) => h('td', {}, num((f || {})[k])));
 const figureHead = (first) => h('tr', {}, [first, ...MAIN.map((k) => FIGURE_NAMES[k])].map((t) => h('th', {}, t)));
@@ -61,7 +63,7 @@ function renderEvent(s, chain) {
       h('table', {}, h('thead', {}, h('tr', {}, ['乡镇', '首报接收', '首报时限', '首报', '续报', '下次续报'].map((t) => h('th', {}, t)))),
         h('tbody', {}, late.townships.map((t) => h('tr', {},
           h('td', {}, t.name || t.code), h('td', {}, fmtTime(t.first_report_received_at)), h('td', {}, fmtTime(t.first_report_due_at)),
-          h('td', { class: t.first_report_late ? 'late' : 'ok' }, t.first_report_late ? `超时 ${Math.round(t.first_report_late_by_s / 60)} 分钟` : '及时'),
+          h('td', { class: t.first_report_late ? 'late' : 'ok' }, t.first_report_late ? `超时 ${lateBy(t.first_report_late_by_s)}` : '及时'),
           h('td', { class: t.followup_late ? 'late' : '' }, t.stable ? '已核报' : t.followups_missed.length ? `缺报 ${t.followups_missed.length} 次` : '按时'),
           h('td', {}, t.stable ? '—' : fmtTime(t.followup_next_due_at)))))),
       h('table', { style: 'margin-top:8px' }, h('thead', {}, h('tr', {}, ['县', '转报时限', '转报'].map((t) => h('th', {}, t)))),
