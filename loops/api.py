@@ -5,7 +5,7 @@ Thin: parse with marshmallow, call ``loops.review`` / ``loops.audit`` / ``loops.
 from flask import Blueprint, g, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from server.api.pagination import paginate
+from server.api.pagination import page_args
 from server.auth.decorators import require_auth
 from server.clock import utcnow
 from server.errors import BadRequest, Invalid
@@ -57,7 +57,8 @@ def queue():
         g.user, types=a["type"], statuses=a["status"], overdue=a["overdue"], levels=a["risk_level"],
         enterprise_id=a["enterprise_id"], jurisdiction=a["jurisdiction"], date_from=_naive(a["date_from"]),
         date_to=_naive(a["date_to"]), sort=a["sort"], now=now)
-    return paginate(stmt, lambda r: review.summary(r, now), default_per_page=20, max_per_page=200)
+    page_no, per_page = page_args(default_per_page=20, max_per_page=200)
+    return review.page(stmt, page_no, per_page, lambda r: review.summary(r, now))
 
 
 @bp.get("/review/items/<entity>/<record_id>")
