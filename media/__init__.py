@@ -20,6 +20,6 @@ def init_app(app):
     app.register_blueprint(views.uploads_bp)
     app.register_blueprint(views.blobs_bp)
     cli.init_app(app)
-    blobs.connect_signals()
+    blobs.connect_signals(app)
     if blobs.index_refs not in registry.after_apply:
         registry.after_apply.append(blobs.index_refs)

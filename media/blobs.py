@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from server.clock import utcnow
 from server.errors import Invalid, NotFound
 from server.extensions import db
+from server.queue import job
 
 from . import inspect
 from .models import Blob, BlobRef, Upload
@@ -41,42 +42,75 @@ def valid_sha256(value) -> bool:
 
 
 # --------------------------------------------------------------------------- after commit
+# ``blob_stored`` goes out only once the Blob row is committed. SQLAlchemy forbids SQL
+# inside ``after_commit``, and a receiver will want to read the row, so the hook only
+# marks the announcements ready; they are sent right after our own commits, by
+# ``announce_stored()`` (for callers that committed themselves), and at the latest when
+# the app context ends (end of request or job).
+_READY = "danbing_media_blob_ready"
 
-def _announce_later(sha256, kind):
+
+def _announce_later(sha256, kind, photo=False):
     session = db.session()
-    session.info.setdefault(_PENDING, []).append((current_app._get_current_object(), sha256, kind))
+    session.info.setdefault(_PENDING, []).append((current_app._get_current_object(), sha256, kind, photo))
 
 
 def _after_commit(session):
-    for app, sha256, kind in session.info.pop(_PENDING, None) or ():
-        try:
-            blob_stored.send(app, sha256=sha256, kind=kind)
-        except Exception:  # a listener's failure must not undo a stored blob
-            log.exception("blob_stored listener failed for %s", sha256)
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.info.setdefault(_READY, []).extend(pending)
 
 
 def _after_rollback(session, previous=None):
     session.info.pop(_PENDING, None)
 
 
-def connect_signals():
+def announce_stored():
+    """Send ``blob_stored`` for every blob committed since the last call."""
+    session = db.session()
+    ready = session.info.pop(_READY, None)
+    for app, sha256, kind, photo in ready or ():
+        if photo:
+            _queue_variants(app, sha256)
+        try:
+            blob_stored.send(app, sha256=sha256, kind=kind)
+        except Exception:  # a listener's failure must not undo a stored blob
+            log.exception("blob_stored listener failed for %s", sha256)
+
+
+def _queue_variants(app, sha256):
+    from server.queue import enqueue_unique
+    try:
+        enqueue_unique("default", make_variants_job, f"media-variants-{sha256}", sha256, timeout=120, app=app)
+    except Exception:  # Redis down: the variants are made on first request instead
+        log.exception("could not queue variants of %s", sha256)
+
+
+def _teardown(exc=None):
+    try:
+        announce_stored()
+    except Exception:
+        log.exception("could not announce stored blobs")
+
+
+def connect_signals(app=None):
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_soft_rollback", _after_rollback)
+    if app is not None:
+        app.teardown_appcontext(_teardown)
 
 
 # --------------------------------------------------------------------------- storing
 
-def _describe(fileobj, mime, kind):
-    """(meta, variants) for the bytes in ``fileobj`` of sniffed ``mime``."""
-    meta, variants = {}, {}
+def _describe(fileobj, mime):
+    """What the bytes in ``fileobj`` of sniffed ``mime`` say about themselves."""
     if mime in inspect.PHOTO_MIMES:
         fileobj.seek(0)
-        meta, thumb = inspect.inspect_photo(fileobj, current_app.config["MAX_IMAGE_PIXELS"])
-        variants["thumb"] = thumb
-    elif mime in inspect.VOICE_MIMES:
-        meta = {"duration": inspect.voice_duration(fileobj, mime)}
-    return meta, variants
+        return inspect.inspect_photo(fileobj, current_app.config["MAX_IMAGE_PIXELS"])
+    if mime in inspect.VOICE_MIMES:
+        return {"duration": inspect.voice_duration(fileobj, mime)}
+    return {}
 
 
 def _store_variants(meta, variants):
@@ -113,10 +147,9 @@ def ingest_file(path, *, sha256, kind=None, user=None, device_id=None, filename=
             if kind is None:
                 inspect.check_kind(mime, "photo")
         inspect.check_kind(mime, kind)
-        meta, variants = _describe(f, mime, kind)
+        meta = _describe(f, mime)
     if filename:
         meta["filename"] = filename[:255]
-    meta = _store_variants(meta, variants)
     size = _size(path)
     get_store().put_file(sha256, path, move=move)
     return _add_blob(sha256, size=size, mime=mime, kind=kind, user=user, device_id=device_id,
@@ -133,7 +166,7 @@ def _add_blob(sha256, *, size, mime, kind, user, device_id, meta, commit):
                 uploader_id=getattr(user, "id", user), device_id=device_id,
                 received_at=utcnow(), meta=meta)
     db.session.add(blob)
-    _announce_later(sha256, kind)
+    _announce_later(sha256, kind, mime in inspect.PHOTO_MIMES)
     if commit:
         try:
             db.session.commit()
@@ -143,6 +176,7 @@ def _add_blob(sha256, *, size, mime, kind, user, device_id, meta, commit):
             blob = db.session.get(Blob, sha256)
             if blob is None:
                 raise
+        announce_stored()
     return blob
 
 
@@ -161,11 +195,8 @@ def store_bytes(data: bytes, *, kind, user=None, device_id=None, mime=None, meta
     sniffed = inspect.sniff(data[:64])
     if kind in ("photo", "voice"):
         inspect.check_kind(sniffed, kind)
-    described, variants = {}, {}
-    if sniffed in inspect.PHOTO_MIMES or sniffed in inspect.VOICE_MIMES:
-        described, variants = _describe(io.BytesIO(data), sniffed, kind)
+    described = _describe(io.BytesIO(data), sniffed)
     described.update(meta or {})
-    described = _store_variants(described, variants)
     get_store().put_file(sha, io.BytesIO(data))
     return _add_blob(sha, size=len(data), mime=mime or sniffed or "application/octet-stream", kind=kind,
                      user=user, device_id=device_id, meta=described, commit=commit)
@@ -197,6 +228,28 @@ def variant(blob, name):
     blob.meta = meta
     db.session.commit()
     return meta["variants"][name]
+
+
+def make_variants(sha256):
+    """Make every variant of a stored photo now (the background job's work)."""
+    blob = db.session.get(Blob, sha256)
+    if blob is None or blob.mime not in inspect.PHOTO_MIMES:
+        return []
+    done = []
+    for name in VARIANTS:
+        try:
+            variant(blob, name)
+            done.append(name)
+        except Exception:  # a corrupt photo: the GET answers 415 when asked
+            db.session.rollback()
+            log.exception("variant %s of %s failed", name, sha256)
+            break
+    return done
+
+
+@job
+def make_variants_job(sha256):
+    return make_variants(sha256)
 
 
 # --------------------------------------------------------------------------- references

@@ -2,7 +2,9 @@
 without HTTP: the views translate headers to these calls and errors to status codes.
 
 An upload's bytes so far lie in ``<UPLOAD_TMP_DIR>/<id>.part``; the file's size is the
-offset. A PATCH appends under an exclusive ``flock`` on that file, so two requests for the
+offset and its modification time the last activity, so a chunk in the middle of an upload
+writes nothing to the database (a commit costs an fsync; a phone on a bad link sends many
+small chunks). The row is written at creation and at the end. A PATCH appends under an exclusive ``flock`` on that file, so two requests for the
 same upload never interleave, and no database transaction is held while bytes stream in.
 When the last byte arrives the whole file is hashed and compared with the SHA-256 the
 client declared at creation; only then is it stored (once, under that hash).
@@ -15,17 +17,18 @@ import logging
 import os
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from server.clock import utcnow
 from server.errors import BadRequest, Conflict, DomainError, Forbidden, Invalid, NotFound, TooLarge
 from server.extensions import db
 
 from . import blobs
-from .models import Upload
+from .models import Blob, Upload
 
 log = logging.getLogger(__name__)
 TUS_VERSION = "1.0.0"
@@ -148,9 +151,33 @@ def get(upload_id, user):
         raise NotFound("没有这个上传（可能已过期被清理）。")
     if upload.user_id != user.id:
         raise NotFound("没有这个上传。")
-    if upload.state == "open" and upload.expires_at <= utcnow():
+    if upload.state == "open" and expires_at(upload) <= utcnow():
         raise Gone("上传已过期，请重新上传。")
     return upload
+
+
+def _part_stat(upload):
+    try:
+        return os.stat(part_path(upload.id))
+    except FileNotFoundError:
+        return None
+
+
+def offset(upload):
+    """Bytes received so far: the part file's size (the whole length once done)."""
+    if upload.state == "done":
+        return upload.length
+    st = _part_stat(upload)
+    return st.st_size if st is not None else upload.offset
+
+
+def expires_at(upload):
+    """When an unfinished upload expires: ``UPLOAD_EXPIRES`` after its last chunk."""
+    st = _part_stat(upload)
+    if st is None:
+        return upload.expires_at
+    last = datetime.fromtimestamp(st.st_mtime, timezone.utc).replace(tzinfo=None)
+    return max(upload.expires_at, last + timedelta(seconds=current_app.config["UPLOAD_EXPIRES"]))
 
 
 # --------------------------------------------------------------------------- append
@@ -169,7 +196,7 @@ def append(upload, offset, stream, content_length=None, checksum=None):
     uid, length = upload.id, upload.length
     if content_length is not None and offset + content_length > length:
         raise TooLarge(f"数据超出声明的文件长度 {length} 字节。", limit=length)
-    db.session.commit()  # hold no transaction (nor its locks) while bytes stream in
+    db.session.rollback()  # hold no transaction (nor its snapshot) while bytes stream in; nothing was written
     path = part_path(uid)
     try:
         f = open(path, "r+b")
@@ -214,15 +241,10 @@ def append(upload, offset, stream, content_length=None, checksum=None):
                 raise ChecksumMismatch("数据块的校验和与 Upload-Checksum 不符，已丢弃该数据块，请重发。")
         f.flush()
         new_offset = os.fstat(f.fileno()).st_size
-        upload = db.session.get(Upload, uid, populate_existing=True)
-        upload.offset = new_offset
-        upload.updated_at = utcnow()
-        upload.expires_at = upload.updated_at + timedelta(seconds=current_app.config["UPLOAD_EXPIRES"])
-        db.session.commit()
-        if disconnected:
-            return new_offset
-        if new_offset == length:
-            finish(upload)
+        if new_offset == length and not disconnected:
+            upload = db.session.get(Upload, uid, populate_existing=True)
+            upload.offset, upload.updated_at = new_offset, utcnow()
+            finish(upload)  # one commit: the offset with the blob
         return new_offset
 
 
@@ -238,7 +260,6 @@ def finish(upload):
         _discard(upload)
         raise ChecksumMismatch("整个文件的 SHA-256 与上传时声明的不符，文件未保存，请重新上传。",
                                declared=upload.sha256, received=actual)
-    from flask import g
     try:
         blob, created = blobs.ingest_file(path, sha256=actual, kind=None if upload.kind == "auto" else upload.kind,
                                           user=upload.user_id, device_id=upload.device_id,
@@ -247,11 +268,20 @@ def finish(upload):
         db.session.rollback()
         _discard(upload)
         raise
-    upload.state, upload.completed_at = "done", utcnow()
-    upload.kind = blob.kind
-    db.session.commit()
+    upload.state, upload.completed_at, upload.kind = "done", utcnow(), blob.kind
+    uid = upload.id
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same bytes finished in another request at this very moment: its row stands.
+        db.session.rollback()
+        upload = db.session.get(Upload, uid)
+        blob = db.session.get(Blob, actual)
+        upload.state, upload.completed_at, upload.kind = "done", utcnow(), blob.kind
+        upload.offset = upload.length
+        db.session.commit()
+    blobs.announce_stored()
     _remove(path)
-    g.media_blob = blob
     return blob
 
 
@@ -275,10 +305,16 @@ def terminate(upload):
 def cleanup(now=None):
     """Remove expired unfinished uploads and stray part files; returns how many went."""
     now = now or utcnow()
-    expired = db.session.scalars(select(Upload).where(Upload.state == "open", Upload.expires_at <= now)).all()
-    for u in expired:
+    candidates = db.session.scalars(select(Upload).where(Upload.state == "open", Upload.expires_at <= now)).all()
+    expired = []
+    for u in candidates:
+        still = expires_at(u)
+        if still > now:  # chunks arrived since: remember the later expiry, keep it
+            u.expires_at, u.offset = still, offset(u)
+            continue
         _remove(part_path(u.id))
         db.session.delete(u)
+        expired.append(u)
     db.session.commit()
     # Part files with no row (a crash between file and row): old enough means abandoned.
     d, removed = tmp_dir(), len(expired)

@@ -93,11 +93,11 @@ def _int_header(name, required=True):
 
 
 def _state_headers(resp, upload):
-    resp.headers["Upload-Offset"] = str(upload.offset if upload.state == "open" else upload.length)
+    resp.headers["Upload-Offset"] = str(uploads.offset(upload))
     resp.headers["Upload-Length"] = str(upload.length)
     resp.headers["Cache-Control"] = "no-store"
     if upload.state == "open":
-        resp.headers["Upload-Expires"] = http_date(upload.expires_at)
+        resp.headers["Upload-Expires"] = http_date(uploads.expires_at(upload))
     else:
         resp.headers["Blob-Sha256"] = upload.sha256
     return resp

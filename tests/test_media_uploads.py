@@ -187,7 +187,7 @@ def test_the_same_photo_uploaded_twice_is_stored_once(backend, live_server, auth
     data = make_photo(1024, 768)
     uploader(live_server, auth.headers("wangge"), data).upload()
     objects = stored_objects(backend)
-    assert len(objects) == 2  # the photo and its thumbnail
+    assert len(objects) == 1  # the photo (its variants are made by a background job)
     uploader(live_server, auth.headers("zhifa1"), data).upload()  # another phone, same bytes
     assert stored_objects(backend) == objects
     assert blob_count() == 1
@@ -205,7 +205,8 @@ def test_a_script_renamed_jpg_is_refused_with_415(backend, live_server, auth):
     assert blob_count() == 0 and stored_objects(backend) == []
 
 
-def test_exif_gps_capture_time_and_orientation_are_read_from_the_photo(backend, live_server, auth):
+def test_exif_gps_capture_time_and_orientation_are_read_from_the_photo(app, backend, live_server, auth):
+    app.config["RQ_ASYNC"] = False  # the variants job runs at once, in the request
     data = make_photo(640, 480, gps=(38.2615, 114.2012, 210.5), orientation=6)
     uploader(live_server, auth.headers("wangge"), data).upload()
     blob = fresh(Blob, sha(data))
@@ -216,8 +217,10 @@ def test_exif_gps_capture_time_and_orientation_are_read_from_the_photo(backend, 
     assert blob.received_at is not None  # the server's own receipt time, beside it
     # Orientation 6: shown rotated, so width and height swap; the thumbnail is upright.
     assert (blob.meta["width"], blob.meta["height"], blob.meta["orientation"]) == (480, 640, 6)
-    thumb = blob.meta["variants"]["thumb"]
+    thumb, preview = blob.meta["variants"]["thumb"], blob.meta["variants"]["preview"]
     assert (thumb["width"], thumb["height"]) == (192, 256)
+    assert (preview["width"], preview["height"]) == (480, 640)
+    assert backend.exists(thumb["sha256"]) and backend.exists(preview["sha256"])
 
 
 def _png_bomb(width, height):
@@ -312,3 +315,37 @@ def test_a_wrong_offset_is_409(app, client, auth, tmp_path):
     assert_problem(r, 409)
     r = client.patch(url, data=b"abc", headers={**h, "Upload-Offset": "0", "Content-Type": "text/plain"})
     assert_problem(r, 415)
+
+
+def test_method_override_for_proxies_that_allow_only_post(app, client, auth, tmp_path):
+    app.config["UPLOAD_TMP_DIR"] = str(tmp_path)
+    data = make_photo(64, 64)
+    h = {**TUS, **auth.headers("wangge")}
+    url = _create(client, auth.headers("wangge"), len(data), data).headers["Location"]
+    r = client.post(url, data=data, headers={**h, "X-HTTP-Method-Override": "PATCH", "Upload-Offset": "0",
+                                             "Content-Type": "application/offset+octet-stream"})
+    assert r.status_code == 204 and r.headers["Upload-Offset"] == str(len(data))
+    assert fresh(Blob, sha(data)) is not None
+
+
+def test_a_second_writer_on_the_same_upload_is_409(app, client, auth, tmp_path):
+    import fcntl
+    app.config["UPLOAD_TMP_DIR"] = str(tmp_path)
+    h = {**TUS, **auth.headers("wangge")}
+    url = _create(client, auth.headers("wangge")).headers["Location"]
+    with open(tmp_path / (url.rsplit("/", 1)[1] + ".part"), "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # another request is writing
+        r = client.patch(url, data=b"abc", headers={**h, "Upload-Offset": "0",
+                                                    "Content-Type": "application/offset+octet-stream"})
+        assert_problem(r, 409)
+
+
+def test_a_cut_off_jpeg_is_stored_as_sent_but_its_thumbnail_is_415(app, client, auth, tmp_path, backend):
+    good = make_photo(640, 480, noise=True)
+    data = good[:good.index(b"\xff\xda") + 300]  # headers intact, image data cut off
+    h = {**TUS, **auth.headers("wangge")}
+    url = _create(client, auth.headers("wangge"), len(data), data).headers["Location"]
+    r = client.patch(url, data=data, headers={**h, "Upload-Offset": "0",
+                                              "Content-Type": "application/offset+octet-stream"})
+    assert r.status_code == 204  # evidence is kept byte for byte, as it came
+    assert_problem(client.get(f"/api/v1/blobs/{sha(data)}?variant=thumb", headers=h), 415)
