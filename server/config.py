@@ -106,7 +106,7 @@ def from_env(env=None, instance_dir=None) -> dict:
         # A request "running" this long is taken for a dead worker by `flask vision sweep`.
         "VISION_STALE_AFTER": parse_int("VISION_STALE_AFTER", get("VISION_STALE_AFTER", "600"), 1),
         "VISION_DEVICE": get("VISION_DEVICE", "cpu"),
-        # torch threads per vision worker (0: torch's default).
+        # torch threads per vision worker (0: every core).
         "VISION_THREADS": parse_int("VISION_THREADS", get("VISION_THREADS", "0"), 0),
         "VISION_FONT": get("VISION_FONT", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
         # ---- end vision ----

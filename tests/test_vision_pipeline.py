@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 import zipfile
 from datetime import timedelta
 
@@ -110,6 +111,38 @@ def test_snapshot_photo_is_analysed_by_a_worker_and_the_next_pull_shows_it(app, 
     data2 = engine.get_record("hazard", op2["id"]).data
     assert [d["id"] for d in data2["detections"]] == [d["id"] for d in data["detections"]]
     assert data2["annotated_image"] == annotated
+    # An inspection's checklist evidence is analysed too (here: the same photo, no new analysis).
+    zhifa1 = device("zhifa1")
+    op3 = OP(entity="inspection", data={"title": "工地安全检查", "items": [
+        {"code": "ppe-01", "title": "作业人员正确佩戴安全帽", "result": "不合格", "evidence": [sha]}]})
+    assert zhifa1.push(op3)["results"][0]["status"] == "applied"
+    run_worker(app)
+    insp = pulled(zhifa1, op3["id"])["data"]
+    assert insp["suggested_findings"][0]["hazard_code"] == "no_helmet" and insp["annotated_image"] == annotated
+    assert detections_count() == before
+    # The photo taken off the record: its detections go with it.
+    phone.push(OP(record_id=op["id"], base_version=change["version"], data={"photos": []}))
+    run_worker(app)
+    data = pulled(phone, op["id"])["data"]
+    assert data["detections"] == [] and data["suggested_findings"] == [] and data["annotated_image"] is None
+
+
+def test_a_record_synced_before_its_photo_is_analysed_when_the_photo_arrives(app, device, bus):
+    import hashlib
+    bus = bus + uuid.uuid4().bytes  # bytes after the JPEG's end: a photo no test has stored yet
+    sha = hashlib.sha256(bus).hexdigest()
+    phone = device("wangge")
+    op = OP(data=snapshot([sha]))
+    phone.push(op)  # offline-first: the record travels before the photo's upload finishes
+    run_worker(app)
+    assert {(r.state, r.attempts) for r in requests_of(sha)} == {("pending", 0)}
+    assert "尚未上传" in requests_of(sha)[0].reason
+    assert engine.get_record("hazard", op["id"]).data.get("detections") in (None, [])
+    assert store_photo(bus) == sha
+    run_worker(app)
+    assert {(r.state, r.attempts) for r in requests_of(sha)} == {("done", 1)}
+    data = pulled(phone, op["id"])["data"]
+    assert any(d["hazard_code"] == "no_helmet" for d in data["detections"]) and data["annotated_image"]
 
 
 # ---------------------------------------------------------------------------- bad files
@@ -221,6 +254,20 @@ def test_attempts_are_bounded_then_failed_with_the_reason(app, device, bus):
     assert {r.state for r in requests_of(sha)} == {"failed"}
     data = engine.get_record("hazard", rid).data
     assert data["vision"]["state"] == "failed" and "已尝试 1 次" in data["vision"]["reason"]
+
+
+def test_a_job_that_crashes_is_retried_a_bounded_number_of_times_then_failed(app, device, bus):
+    # A real crash inside the job: the configured device does not exist on this machine.
+    app.config["VISION_DEVICE"] = "cuda:7"
+    phone, sha, rid = report_with_photo(device, bus)
+    run_worker(app)  # RQ retries the job at once; the burst worker runs every try
+    reqs = requests_of(sha)
+    assert {r.state for r in reqs} == {"failed"}
+    assert {r.attempts for r in reqs} == {app.config["VISION_MAX_ATTEMPTS"]}
+    assert all(r.reason.startswith("已尝试 3 次仍失败：分析出错") for r in reqs)
+    data = pulled(phone, rid)["data"]
+    assert data["vision"]["state"] == "failed" and "已尝试 3 次仍失败" in data["vision"]["reason"]
+    assert detections_count() == 0
 
 
 # ---------------------------------------------------------------------------- alerts, site weights

@@ -38,6 +38,20 @@ def pickle_aliases(aliases):
             delattr(target, attr)
 
 
+def set_threads(n):
+    """torch's intra-op threads for inference (ultralytics lowers them to cores - 1 on import)."""
+    import torch
+    n = n or os.cpu_count() or 1
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def to_bgr(image):
+    """The array ultralytics would make from a PIL image, made once for all detectors."""
+    import numpy as np
+    return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+
+
 def load(detector, device="cpu"):
     """The YOLO model of ``detector``, loaded the first time it is asked for in this process."""
     key = (detector.version, detector.path, device)
@@ -66,7 +80,7 @@ def load(detector, device="cpu"):
 
 
 def detect(detector, image, device="cpu"):
-    """Run ``detector`` on a PIL RGB image; returns the boxes of mapped classes at or above
+    """Run ``detector`` on a PIL RGB image (or its ``to_bgr`` array); returns the boxes of mapped classes at or above
     the threshold: [{label, hazard_code, confidence, box: [x1, y1, x2, y2]}] (pixels)."""
     model = load(detector, device)
     result = model.predict(image, conf=detector.conf, imgsz=detector.imgsz, device=device, verbose=False)[0]

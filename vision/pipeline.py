@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.clock import utcnow
 from server.extensions import db
-from server.queue import enqueue_unique, get_redis, job
+from server.queue import enqueue_unique, get_queue, get_redis, job
 
 from . import annotate, blobio, detectors, inference, taxonomy
 from .models import AnalysisRequest, Detection, VisionSubject
@@ -189,9 +189,11 @@ def run(sha256):
     device = cfg["VISION_DEVICE"]
     alerts = set()
     try:
+        inference.set_threads(cfg["VISION_THREADS"])
+        pixels = inference.to_bgr(image)
         for r, d in work:
             started = time.monotonic()
-            found = inference.detect(d, image, device)
+            found = inference.detect(d, pixels, device)
             if _store_result(r.id, found, image.size, time.monotonic() - started):
                 alerts |= {f["hazard_code"] for f in found if taxonomy.get(f["hazard_code"]).severity == "high"}
     except Exception as e:
@@ -241,9 +243,27 @@ def _store_result(request_id, found, size, seconds):
 
 def finalize(sha256, image=None, alerts=()):
     """Refresh every record that shows ``sha256``."""
-    subjects = db.session.scalars(select(VisionSubject).where(VisionSubject.sha256 == sha256)).all()
-    for s in subjects:
-        update_record(s.entity, s.record_id, images={sha256: image} if image is not None else None, alerts=alerts)
+    from sync.registry import Rejected
+    subjects = [(s.entity, s.record_id) for s in db.session.scalars(
+        select(VisionSubject).where(VisionSubject.sha256 == sha256))]
+    for entity, record_id in subjects:
+        try:
+            update_record(entity, record_id, images={sha256: image} if image is not None else None, alerts=alerts)
+        except Rejected as e:  # the record's rules refuse the write: the results stay in vision's tables
+            db.session.rollback()
+            log.warning("vision: %s %s refused the results: %s", entity, record_id, e.errors)
+
+
+@job
+def refresh_record(entity, record_id):
+    """Rewrite the vision fields of one record (its photos changed)."""
+    from sync.registry import Rejected
+    try:
+        return update_record(entity, record_id)
+    except Rejected as e:
+        db.session.rollback()
+        log.warning("vision: %s %s refused the results: %s", entity, record_id, e.errors)
+        return False
 
 
 def _detection_dict(det):
@@ -479,23 +499,34 @@ def on_applied(entity_type, rec, ctx):
         return
     if not current_app.config.get("VISION_ENABLED", True):
         return
+    if ctx.old is not None and not {"photos", "items", "findings"} & set(ctx.changed):
+        return
     shas = photo_shas(entity_type.name, ctx.new)
-    if not shas or not ({"photos", "items", "findings"} & set(ctx.changed) or ctx.old is None):
-        return
-    old = set(photo_shas(entity_type.name, ctx.old)) if ctx.old else set()
+    old = photo_shas(entity_type.name, ctx.old) if ctx.old else []
     new = [s for s in shas if s not in old]
-    if not new:
-        return
-    link_subject(entity_type.name, rec.id, new)
-    ensure_requests(new)
-    db.session.info.setdefault(_PENDING, set()).update(new)
+    if new:
+        link_subject(entity_type.name, rec.id, new)
+        ensure_requests(new)
+        db.session.info.setdefault(_PENDING, set()).update(new)
+    elif set(old) - set(shas) and (ctx.old or {}).get("vision"):
+        # A photo was taken off the record: its detections must go too.
+        db.session.info.setdefault(_REFRESH, set()).add((entity_type.name, rec.id))
+
+
+_REFRESH = "danbing_vision_refresh"
 
 
 def _after_commit(session):
     shas = session.info.pop(_PENDING, None)
     if shas:
         try_enqueue(sorted(shas))
+    for entity, record_id in sorted(session.info.pop(_REFRESH, None) or ()):
+        try:
+            get_queue(QUEUE).enqueue(refresh_record, entity, record_id, job_timeout=120)
+        except Exception as e:
+            log.warning("vision: could not queue refresh of %s %s: %s", entity, record_id, e)
 
 
 def _after_rollback(session, previous=None):
     session.info.pop(_PENDING, None)
+    session.info.pop(_REFRESH, None)

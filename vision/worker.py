@@ -32,7 +32,4 @@ def preload(app=None):
 
 
 def _threads(app):
-    n = app.config.get("VISION_THREADS") or 0
-    if n:
-        import torch
-        torch.set_num_threads(n)
+    inference.set_threads(app.config.get("VISION_THREADS") or 0)
