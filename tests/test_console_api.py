@@ -122,7 +122,7 @@ def test_map_layers_are_compact_points(client, auth, hazards):
     h = auth.headers("zhuren")
     body = client.get("/api/v1/console/map/hazard", headers=h).get_json()
     assert len(body["points"]) == 3
-    rid, lat, lon, level, status, title, overdue = body["points"][0]
+    rid, lat, lon, level, status, overdue = body["points"][0]
     assert isinstance(lat, float) and level in ("红", "黄", "蓝") and status == "reported" and overdue is False
     ent = client.get("/api/v1/console/map/enterprise", headers=h).get_json()
     assert len(ent["points"]) == 12  # the county's enterprises; the next county's one is out of scope
