@@ -9,7 +9,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from flask import Blueprint, Response, send_from_directory
+from flask import Blueprint, Response, redirect, send_from_directory
 from werkzeug.routing import PathConverter
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -61,9 +61,16 @@ def service_worker():
     return resp
 
 
+@bp.get("/console")
+def console_root():
+    return redirect("/console/", code=308)
+
+
 @bp.get("/<apppath:filename>")
 def static_file(filename):
-    max_age = 0 if filename in ("index.html", "manifest.webmanifest") else 3600
+    if filename.endswith("/"):
+        filename += "index.html"  # /console/ (the supervisor console) and any other app folder
+    max_age = 0 if filename == "manifest.webmanifest" or filename.endswith("index.html") else 3600
     resp = send_from_directory(STATIC, filename, max_age=max_age)
     if filename.endswith(".webmanifest"):
         resp.mimetype = "application/manifest+json"

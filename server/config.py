@@ -116,6 +116,16 @@ def from_env(env=None, instance_dir=None) -> dict:
         # Usernames of the 法制审核 (legal review) supervisors; a supervisor named "…法制…" counts too.
         "LOOPS_LEGAL_REVIEWERS": tuple(v.strip() for v in get("LOOPS_LEGAL_REVIEWERS", "fazhi").split(",") if v.strip()),
         "RQ_ASYNC": parse_bool("RQ_ASYNC", get("RQ_ASYNC", "true")),
+        # ---- console ----
+        # Map tiles of the console's 一张图, a Leaflet URL template, e.g. 天地图 with its key:
+        # https://t{s}.tianditu.gov.cn/vec_w/wmts?...&tk=KEY . Empty: a plain background, our layers still drawn.
+        "MAP_TILE_URL": get("MAP_TILE_URL", ""),
+        "MAP_ATTRIBUTION": get("MAP_ATTRIBUTION", ""),
+        "MAP_TILE_SUBDOMAINS": get("MAP_TILE_SUBDOMAINS", "01234567"),
+        "MAP_CENTER": _parse_center(get("MAP_CENTER", "38.26,114.15")),
+        "MAP_ZOOM": parse_int("MAP_ZOOM", get("MAP_ZOOM", "10"), 1),
+        "MAP_MAX_ZOOM": parse_int("MAP_MAX_ZOOM", get("MAP_MAX_ZOOM", "18"), 1),
+        "CONSOLE_POSITIONS_POLL_MS": parse_int("CONSOLE_POSITIONS_POLL_MS", get("CONSOLE_POSITIONS_POLL_MS", "5000"), 500),
         # ---- field ----
         # Days GPS fixes are kept; `flask positions purge` deletes older ones (run it daily).
         "POSITION_RETENTION_DAYS": parse_int("POSITION_RETENTION_DAYS", get("POSITION_RETENTION_DAYS", "30"), 1),
@@ -130,6 +140,17 @@ def from_env(env=None, instance_dir=None) -> dict:
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         instance.mkdir(parents=True, exist_ok=True)
     return cfg
+
+
+def _parse_center(value):
+    """MAP_CENTER as "lat,lon"."""
+    try:
+        lat, lon = (float(v) for v in value.split(","))
+    except ValueError:
+        raise ConfigError(f"MAP_CENTER={value!r} is not \"lat,lon\"") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ConfigError(f"MAP_CENTER={value!r} is out of range")
+    return [lat, lon]
 
 
 def _normalise_db_url(url: str) -> str:
