@@ -9,7 +9,7 @@ Entities (synced, registered here over sync's defaults): ``disaster_report``, ``
 def init_app(app):
     from sync import registry
 
-    from . import chain, cli, disasters, models, patrols, reports, views  # noqa: F401
+    from . import chain, cli, disasters, models, openapi, patrols, reports, views  # noqa: F401
     disasters.register()
     patrols.register()
     reports.register()
