@@ -137,6 +137,14 @@ def test_signed_urls_from_meta_work_without_a_header_and_expire(backend, client,
     assert_problem(client.get(meta["urls"]["original"].replace("sig=", "sig=0")), 403)
     assert_problem(client.get(meta["urls"]["thumb"].replace("variant=thumb", "variant=preview")), 403)
     assert_problem(client.get(f"/api/v1/blobs/{sha(data)}/meta", headers=auth.headers("xinxi")), 403)
+    # Many at once (a console gallery): only what the caller may fetch; pending ones named.
+    never = sha(b"never sent")
+    r = client.post("/api/v1/blobs/urls", json={"hashes": [sha(data), never]}, headers=h).get_json()
+    assert set(r["urls"]) == {sha(data)} and r["pending"] == []
+    assert client.get(r["urls"][sha(data)]["thumb"]).status_code == 200
+    r = client.post("/api/v1/blobs/urls", json={"hashes": [sha(data)]}, headers=auth.headers("xinxi")).get_json()
+    assert r == {"urls": {}, "pending": []}
+    assert blobs.signed_url(sha(data), "preview").startswith(f"/api/v1/blobs/{sha(data)}?variant=preview&exp=")
 
 
 def test_a_record_syncs_before_its_photo_and_shows_it_pending(backend, client, auth, device):
