@@ -294,6 +294,8 @@ def refs_in(data):
 def index_refs(entity_type, record, ctx):
     """``sync.registry.after_apply`` hook: keep ``BlobRef`` equal to what the record refers to."""
     wanted = {} if record.deleted else {sha: f for sha, f in refs_in(record.data)}
+    if not wanted and ctx is not None and ctx.op == "upsert" and ctx.old is None:
+        return  # a new record without media: nothing to index, no query
     current = {r.sha256: r for r in db.session.scalars(select(BlobRef).where(
         BlobRef.entity == record.entity, BlobRef.record_id == record.id))}
     for sha, row in current.items():
