@@ -279,3 +279,11 @@ def test_blobs_committed_by_the_caller_are_announced_when_the_app_context_ends(b
         assert seen == [sha(b"%PDF-1.4\n% document\n")]
     finally:
         blob_stored.disconnect(receiver)
+
+
+def test_photos_over_the_configured_pixel_limit_are_413_with_the_limit(app, backend, client, auth):
+    app.config["MAX_IMAGE_PIXELS"] = 10_000
+    data = make_photo(200, 100)
+    body = assert_problem(upload(client, auth.headers("wangge"), data), 413)
+    assert body["limit"] == 10_000
+    assert db.session.get(Blob, sha(data)) is None and not backend.exists(sha(data))
