@@ -191,6 +191,7 @@ def test_evidence_verify_detects_tampering_and_loss(backend, client, auth, devic
     assert report["ok"] is True and [b["status"] for b in report["blobs"]] == ["ok", "ok"]
     first = report["blobs"][0]
     assert first["uploader_id"] is not None and first["device_id"] and first["received_at"].endswith("Z")
+    assert [r["device_id"] for r in first["receipts"]] == [first["device_id"]]
     assert_problem(client.get(url, headers=auth.headers("zhifa1")), 403)  # supervisors only
     assert_problem(client.get(url, headers=auth.headers("wangge")), 403)
 
