@@ -54,7 +54,7 @@ def to_bgr(image):
 
 def load(detector, device="cpu"):
     """The YOLO model of ``detector``, loaded the first time it is asked for in this process."""
-    key = (detector.version, detector.path, device)
+    key = (detector.version, detector.path)  # the device is chosen per predict call
     model = _MODELS.get(key)
     if model is not None:
         return model
