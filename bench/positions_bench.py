@@ -154,12 +154,14 @@ def main():
             env = {**os.environ, "DANBING_INSTANCE_DIR": instance}
             server = subprocess.Popen(
                 [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-                 "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
+                 "--preload", "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
             try:
-                for _ in range(100):
+                for _ in range(300):  # until a worker answers
                     try:
-                        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                        break
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                        conn.request("GET", "/healthz")
+                        if conn.getresponse().status == 200:
+                            break
                     except OSError:
                         time.sleep(0.2)
                 work, results = queue.Queue(), []

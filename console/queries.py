@@ -125,15 +125,22 @@ def order(stmt, sort):
 
 
 def counts(stmt, now=None):
-    """Facet counts of a filtered queue: by type, by status, by level, and how many are overdue."""
+    """Facet counts of a filtered queue: by type, by status, by level, and how many are overdue.
+
+    One grouped scan (entity, status, level) summed here, rather than a query per facet.
+    """
     now = now or utcnow()
     sub = stmt.order_by(None).subquery()
-    out = {}
-    for key, col in (("type", sub.c.entity), ("status", sub.c.status), ("level", sub.c.level)):
-        rows = db.session.execute(select(col, func.count()).group_by(col)).all()
-        out[key] = {(k if k is not None else ""): n for k, n in rows}
-    out["overdue"] = db.session.scalar(select(func.count()).select_from(sub).where(overdue_clause(now, sub.c)))
-    out["total"] = sum(out["type"].values())
+    overdue = func.sum(case((overdue_clause(now, sub.c), 1), else_=0))
+    out = {"type": {}, "status": {}, "level": {}, "overdue": 0, "total": 0}
+    for entity, status, level, n, late in db.session.execute(
+            select(sub.c.entity, sub.c.status, sub.c.level, func.count(), overdue)
+            .group_by(sub.c.entity, sub.c.status, sub.c.level)):
+        for key, value in (("type", entity), ("status", status), ("level", level)):
+            value = value if value is not None else ""
+            out[key][value] = out[key].get(value, 0) + n
+        out["overdue"] += int(late or 0)
+        out["total"] += n
     return out
 
 

@@ -2,9 +2,10 @@
 import re
 from datetime import datetime, timedelta, timezone
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from server.models.jurisdiction import valid_code
+from sync import entities
 
 # The media contract: records refer to blobs by their SHA-256 (64 lowercase hex digits).
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -24,12 +25,8 @@ def blob_list(label, maximum=50):
                        validate=[validate.Length(max=maximum, error=f"{label}最多 {maximum} 个"), _check])
 
 
-class LocationSchema(Schema):
-    """坐标 (WGS-84 as the phone reports it)."""
-    lat = fields.Float(required=True, validate=validate.Range(-90, 90, error="纬度应在 -90 到 90 之间"))
-    lon = fields.Float(required=True, validate=validate.Range(-180, 180, error="经度应在 -180 到 180 之间"))
-    accuracy = fields.Float(allow_none=True, validate=validate.Range(min=0, error="精度不能为负数"))
-    address = fields.String(allow_none=True, validate=validate.Length(max=300))
+# 坐标 (WGS-84 as the phone reports it): the same nested schema as every synced record.
+LocationSchema = entities.LocationSchema
 
 
 def check_location(loc, errors, key="location"):

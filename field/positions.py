@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import DateTime, Integer, Text, cast, delete, func, literal, or_, select, text
 
 from server.clock import utcnow
 from server.errors import Forbidden, NotFound, TooLarge
@@ -57,8 +57,45 @@ def _device_time(v):
     return _EPOCH + timedelta(milliseconds=n)
 
 
+_OPTIONAL = (("accuracy", 0.0, 1e9), ("speed", 0.0, 1e9), ("heading", 0.0, 360.0), ("battery", 0.0, 100.0))
+
+
+def _fast_fix(f, now_hi, oldest):
+    """The common case, a well-formed fix, with as little work as possible; None sends the
+    fix to ``parse_fix``'s full checks (which also word the errors)."""
+    t = f.get("device_time")
+    if type(t) is not str or t[-1:] != "Z":
+        return None
+    try:
+        t = datetime.fromisoformat(t[:-1])
+    except ValueError:
+        return None
+    if t.tzinfo is not None or not oldest <= t <= now_hi:
+        return None
+    lat, lon = f.get("lat"), f.get("lon")
+    if type(lat) not in (float, int) or type(lon) not in (float, int) or not (-90 <= lat <= 90 and -180 <= lon <= 180) \
+            or (-1e-6 < lat < 1e-6 and -1e-6 < lon < 1e-6):
+        return None
+    row = {"device_time": t, "lat": float(lat), "lon": float(lon)}
+    for name, lo, hi in _OPTIONAL:
+        v = f.get(name)
+        if v is None:
+            row[name] = None
+        elif type(v) in (float, int) and lo <= v <= hi:
+            row[name] = float(v)
+        else:
+            return None
+    if row["battery"] is not None:
+        row["battery"] = int(round(row["battery"]))
+    return row
+
+
 def parse_fix(f, now, oldest):
     """One fix as a row dict, or (None, {field: [message]})."""
+    if type(f) is dict:
+        row = _fast_fix(f, now + FUTURE_SKEW, oldest)
+        if row is not None:
+            return row, None
     if not isinstance(f, dict):
         return None, {"fix": ["每个定位点应为对象"]}
     errors = {}
@@ -192,12 +229,15 @@ def latest(viewer, *, now=None, organisation_id=None, max_age_s=None):
     """Latest fix of each member ``viewer`` may see, with its age in seconds."""
     now = now or utcnow()
     lp = LatestPosition.__table__
-    stmt = (select(lp, User.display_name, User.role, User.organisation_id)
-            .join(User, User.id == lp.c.user_id).where(visible_members_clause(viewer)))
+    where = [visible_members_clause(viewer)]
     if organisation_id is not None:
-        stmt = stmt.where(User.organisation_id == organisation_id)
+        where.append(User.organisation_id == organisation_id)
     if max_age_s is not None:
-        stmt = stmt.where(lp.c.device_time >= now - timedelta(seconds=max_age_s))
+        where.append(lp.c.device_time >= now - timedelta(seconds=max_age_s))
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _latest_pg(lp, where, now)
+    stmt = (select(lp, User.display_name, User.role, User.organisation_id)
+            .join(User, User.id == lp.c.user_id).where(*where))
     items = []
     for r in db.session.execute(stmt):
         items.append({"user_id": r.user_id, "display_name": r.display_name, "role": r.role,
@@ -206,6 +246,23 @@ def latest(viewer, *, now=None, organisation_id=None, max_age_s=None):
                       "device_time": _iso(r.device_time), "received_at": _iso(r.received_at),
                       "age_s": int((now - r.device_time).total_seconds())})
     return items
+
+
+def _pg_iso(column):
+    return func.replace(func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US'), ".000000", "").concat("Z")
+
+
+def _latest_pg(lp, where, now):
+    """The same rows built as one JSON text by PostgreSQL: 2,000 members in a few milliseconds."""
+    obj = func.json_build_object(
+        "user_id", lp.c.user_id, "display_name", User.display_name, "role", User.role,
+        "organisation_id", User.organisation_id, "lat", lp.c.lat, "lon", lp.c.lon, "accuracy", lp.c.accuracy,
+        "speed", lp.c.speed, "heading", lp.c.heading, "battery", lp.c.battery,
+        "device_time", _pg_iso(lp.c.device_time), "received_at", _pg_iso(lp.c.received_at),
+        "age_s", cast(func.floor(func.extract("epoch", literal(now, DateTime) - lp.c.device_time)), Integer))
+    stmt = select(func.coalesce(cast(func.json_agg(obj), Text), "[]")).select_from(
+        lp.join(User.__table__, User.id == lp.c.user_id)).where(*where)
+    return json.loads(db.session.execute(stmt).scalar())
 
 
 def track(viewer, user_id, start, end, *, limit=20000):

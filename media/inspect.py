@@ -9,7 +9,6 @@ JPEG decoding scale.
 """
 import io
 import struct
-import warnings
 from datetime import datetime
 
 from server.errors import TooLarge, UnsupportedMedia
@@ -73,15 +72,19 @@ def check_kind(mime, kind):
 # --------------------------------------------------------------------------- photos
 
 def _open_image(fileobj, max_pixels):
+    """Open (header only) and refuse decompression bombs before any pixel is decoded.
+
+    Pillow itself refuses beyond twice ``Image.MAX_IMAGE_PIXELS`` (DecompressionBombError);
+    ``max_pixels`` (``MAX_IMAGE_PIXELS`` in our config) is checked here, per call, without
+    touching Pillow's process-wide setting or the (thread-unsafe) warnings filters.
+    """
     from PIL import Image
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(fileobj)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise TooLarge(f"图片像素过多，超过上限 {max_pixels} 像素，已拒收。", limit=max_pixels) from None
-        except Exception:
-            raise UnsupportedMedia("图片文件已损坏或无法识别。") from None
+    try:
+        im = Image.open(fileobj)
+    except Image.DecompressionBombError:
+        raise TooLarge(f"图片像素过多，超过上限 {max_pixels} 像素，已拒收。", limit=max_pixels) from None
+    except Exception:
+        raise UnsupportedMedia("图片文件已损坏或无法识别。") from None
     w, h = im.size
     if w * h > max_pixels:
         raise TooLarge(f"图片像素过多（{w}×{h}），超过上限 {max_pixels} 像素，已拒收。", limit=max_pixels)

@@ -249,6 +249,7 @@ def append(upload, offset, stream, content_length=None, checksum=None):
         f.flush()
         new_offset = os.fstat(f.fileno()).st_size
         if new_offset == length and not disconnected:
+            os.fsync(f.fileno())  # the blob row must never outlive its bytes in a crash
             upload = db.session.get(Upload, uid, populate_existing=True)
             upload.offset, upload.updated_at = new_offset, utcnow()
             finish(upload, whole.hexdigest() if whole is not None else None)  # one commit: offset and blob

@@ -44,8 +44,9 @@ def _subsystems():
     import legal
     import vision
     import push
+    import console
     from pwa import web
-    return [sync, media, loops, field, legal, vision, push, web]
+    return [sync, media, loops, field, legal, vision, push, console, web]
 
 
 def _root():

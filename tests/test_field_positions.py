@@ -162,3 +162,20 @@ def test_field_report_reaches_the_command_and_the_team_not_other_teams(clock, de
     assert not any(c["id"] == rid for c in elsewhere.pull_all())
     # The rescuers' reports are the county's; the village grid member is not the command.
     assert not any(c["id"] == rid for c in other.pull_all())
+
+
+def test_time_formats_name_the_same_instant(client, team):
+    """A phone may send ISO with an offset or epoch milliseconds: the same fix is one row."""
+    base = {"lat": 38.26, "lon": 114.2, "accuracy": 5}
+    same = [{**base, "device_time": "2026-07-20T02:00:00Z"}, {**base, "device_time": "2026-07-20T10:00:00+08:00"},
+            {**base, "device_time": 1784512800000}]
+    r = post(client, team["jiuyuan"], {"fixes": same})
+    assert r.get_json() == {"accepted": 1, "duplicates": 2, "rejected": []}
+
+
+def test_openapi_lists_the_field_endpoints_and_entities(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert {"/api/v1/positions", "/api/v1/positions/latest", "/api/v1/disasters/events/{event_id}/summary",
+            "/api/v1/patrols/coverage"} <= set(doc["paths"])
+    assert {"disaster_report_data", "patrol_data", "patrol_point_data", "patrol_plan_data",
+            "field_report_data"} <= set(doc["components"]["schemas"])

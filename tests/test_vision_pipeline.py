@@ -256,9 +256,12 @@ def test_attempts_are_bounded_then_failed_with_the_reason(app, device, bus):
     assert data["vision"]["state"] == "failed" and "已尝试 1 次" in data["vision"]["reason"]
 
 
-def test_a_job_that_crashes_is_retried_a_bounded_number_of_times_then_failed(app, device, bus):
-    # A real crash inside the job: the configured device does not exist on this machine.
-    app.config["VISION_DEVICE"] = "cuda:7"
+def test_a_job_that_crashes_is_retried_a_bounded_number_of_times_then_failed(app, device, bus, tmp_path):
+    # A real crash inside the job: a site's weights file that is not a checkpoint at all.
+    (tmp_path / "broken.pt").write_bytes(b"this is not a torch checkpoint\n" * 100)
+    (tmp_path / "detectors.json").write_text(json.dumps({"detectors": [
+        {"name": "site-broken", "weights": "broken.pt", "hazards": {"blocked": "fire_exit_blocked"}}]}))
+    app.config["VISION_DETECTORS"] = str(tmp_path / "detectors.json")
     phone, sha, rid = report_with_photo(device, bus)
     run_worker(app)  # RQ retries the job at once; the burst worker runs every try
     reqs = requests_of(sha)

@@ -31,6 +31,7 @@ function select(name, value, options, label) {
 export async function render(root) {
   const state = loadState();
   const { jurisdictions, enterprises } = await loadLookups();
+  const placeName = Object.fromEntries(jurisdictions.map((j) => [j.code, j.name]));
   const form = h('form', { class: 'toolbar', id: 'queue-filters' },
     select('type', state.type, [['', '全部类型'], ...Object.entries(ENTITY_NAMES)], '类型'),
     select('status', state.status, [['waiting', '待处理'], ['', '全部状态'], ...['reported', 'verified', 'assigned', 'rectifying',
@@ -102,7 +103,7 @@ export async function render(root) {
     h('td', {}, riskBadge(it.level)),
     h('td', {}, statusBadge(it.status)),
     h('td', {}, it.enterprise_name || '—'),
-    h('td', {}, it.jurisdiction_code || '—'),
+    h('td', { title: it.jurisdiction_code || '' }, placeName[it.jurisdiction_code] || it.jurisdiction_code || '—'),
     h('td', { class: 'deadline' }, it.deadline ? fmtTime(it.deadline) : '—', it.overdue ? ' 逾期' : ''),
     h('td', {}, fmtTime(it.created_at)),
     h('td', {}, fmtTime(it.updated_at))));
