@@ -46,11 +46,12 @@ EDITABLE_FIELDS = ("party", "inspected_at", "place", "facts", "findings", "measu
 # ---- hooks for other modules (one call site each) ----------------------------------------
 
 def _record_audit(document, action, user):
-    """Append ``action`` on ``document`` to its case's audit chain (执法全过程记录).
-
-    Does nothing yet: the integrator wires this one call site to the audit log of the
-    inspection workflow (branch ``loops``), passing ``document.pdf_sha256`` on "issue".
-    """
+    """Append ``action`` on ``document`` to its case's audit chain (执法全过程记录), in this transaction."""
+    from loops import audit
+    payload = {"document_id": document.id, "kind": document.kind, "status": document.status}
+    if action == "issue":
+        payload.update(number=document.number, pdf_sha256=document.pdf_sha256)
+    audit.append(document.case_entity, document.case_id, f"document:{action}", actor=user, payload=payload)
 
 
 def _waiting(document, user, *, legal_review=False):

@@ -67,7 +67,7 @@ def on_applied(entity_type, rec, ctx):
             deadline = (new.get("work_order") or {}).get("deadline") or new.get("deadline") or ""
             _later(session, others([new["assignee_id"]]), delivery.message(
                 "assignment", "新的处置单", f"{_name(rec)}" + (f"，整改期限 {deadline[:10]}" if deadline else ""),
-                url, severity="high" if new.get("grade") == "major" else "normal", tag=f"hazard-{rec.id}"))
+                url, severity="high" if new.get("grade") == "重大" else "normal", tag=f"hazard-{rec.id}"))
         if status_changed and status == "rejected":
             _later(session, others([rec.owner_id]), delivery.message(
                 "case_returned", "隐患未予核实", _name(rec), url, tag=f"hazard-{rec.id}"))

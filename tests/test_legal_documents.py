@@ -307,3 +307,13 @@ def test_issued_document_reaches_the_inspectors_phone_and_phones_cannot_write_it
     assert result["status"] == "rejected" and "服务器签发" in result["errors"]["entity"][0]
     [result] = phone.push(phone.op("document", None, data=forged))["results"]
     assert result["status"] == "rejected"
+
+
+def test_document_actions_are_chained_into_the_case_audit_log(client, auth, legal_env):
+    from loops import audit
+    doc = _draft(client, auth, "rectification_order", case_id="insp-audit")
+    issued = _issue(client, auth, doc["id"])
+    chain = audit.entries("inspection", "insp-audit")
+    assert [e.action for e in chain] == ["document:draft", "document:sign", "document:issue"]
+    assert chain[-1].payload["pdf_sha256"] == issued["pdf_sha256"] and chain[-1].payload["number"] == issued["number"]
+    assert audit.verify("inspection", "insp-audit")["ok"] is True
