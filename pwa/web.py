@@ -14,8 +14,10 @@ from werkzeug.routing import PathConverter
 
 STATIC = Path(__file__).resolve().parent / "static"
 bp = Blueprint("pwa", __name__)
-# Not part of the precached shell: the worker itself, notes for developers.
+# Not part of the precached shell: the worker itself, notes for developers, and the
+# supervisors' desktop console with its map library (phones never need them).
 _NOT_SHELL = {"sw.js", "vendor/README.md"}
+_NOT_SHELL_DIRS = ("console/", "vendor/leaflet/", "vendor/leaflet.markercluster/")
 
 
 class AppPathConverter(PathConverter):
@@ -27,6 +29,7 @@ def shell_files():
     """Relative paths of every precached file, sorted."""
     return sorted(p.relative_to(STATIC).as_posix() for p in STATIC.rglob("*")
                   if p.is_file() and p.relative_to(STATIC).as_posix() not in _NOT_SHELL
+                  and not p.relative_to(STATIC).as_posix().startswith(_NOT_SHELL_DIRS)
                   and not p.name.startswith("."))
 
 

@@ -35,6 +35,8 @@ self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   // The API is never cached here: the outbox owns every request and keeps data in IndexedDB.
   if (url.origin !== self.location.origin || url.pathname.startsWith("/api/") || event.request.method !== "GET") return;
+  // The supervisor console (/console/) is an online desktop app with its own files: not the field shell.
+  if (url.pathname === "/console" || url.pathname.startsWith("/console/") || url.pathname.startsWith("/vendor/leaflet")) return;
   if (event.request.mode === "navigate") {
     // Every navigation opens the cached shell (hash routes): a reload with no network works.
     event.respondWith(caches.match("/", { cacheName: SHELL_CACHE }).then((hit) => hit || fetch(event.request)));
