@@ -6,7 +6,9 @@ edits (content and workflow fields; the supervisor also assigns) and deletes int
 outbox, and now and then syncs over a bad network: a request may be lost, its response
 lost (applied, but the phone does not know and sends it again), delivered twice, or held
 in flight and delivered much later, after newer requests. Phones pull at random moments
-with their own cursors, in pages of random size.
+with their own cursors, in pages of random size. A phone takes an op out of its outbox
+only when it got the answer, and replaces its optimistic copy with the server's ``current``
+copy when the answer carries one (an op the server did not take as sent).
 
 Beside the real server runs a reference model of the protocol's rules, fed each op the
 first time the server receives it: a create, a field-by-field merge (content: later edit
