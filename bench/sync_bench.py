@@ -295,10 +295,10 @@ def main():
     try:
         for _ in range(300):
             try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code < 500:
+                if requests.get(f"{base}/healthz", timeout=5).status_code < 500:
                     break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except requests.RequestException:
+                time.sleep(0.2)
         else:
             raise RuntimeError("gunicorn did not come up")
         # A few phones log in through the real API (the rest use minted sessions).

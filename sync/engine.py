@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from server.clock import utcnow
@@ -161,7 +161,8 @@ class UnitOfWork:
     conflicts: list = field(default_factory=list)
     exits: list = field(default_factory=list)        # (record, old scope columns)
     applied: list = field(default_factory=list)      # (entity type, record, ctx) for after_apply
-    extra_rows: list = field(default_factory=list)
+    op_rows: list = field(default_factory=list)      # _OpRow
+    bulk: bool = False                               # insert new rows without the ORM's unit of work
 
     def load(self, ids):
         """Read and row-lock the existing records among ``ids`` (one query)."""
@@ -315,20 +316,60 @@ class UnitOfWork:
     # -- writing
 
     def flush(self):
-        """Take sequence numbers (last), write everything, run after_apply hooks."""
-        if self.touched:
-            first = take_seqs(len(self.touched))
-            for i, rec in enumerate(self.touched.values()):
-                rec.seq = first + i
-        db.session.add_all([self.records[i] for i in self.new_ids])
-        db.session.add_all(self.conflicts)
-        db.session.add_all(SyncScopeExit(seq=rec.seq, entity=rec.entity, record_id=rec.id, **old)
-                           for rec, old in self.exits)
-        db.session.add_all(self.extra_rows)
+        """Take sequence numbers, write everything, run after_apply hooks.
+
+        With ``bulk`` (push), new records and op results go out as multi-row INSERTs
+        instead of through the ORM's unit of work (the records stay transient objects for
+        the hooks); the sequence numbers are taken first, without autoflush, so that each
+        changed record is written once, with its number.
+        """
+        with db.session.no_autoflush:
+            if self.touched:
+                first = take_seqs(len(self.touched))
+                for i, rec in enumerate(self.touched.values()):
+                    rec.seq = first + i
+            new = [self.records[i] for i in self.new_ids]
+            if self.bulk:
+                if new:
+                    db.session.execute(insert(SyncRecord), [_record_row(r) for r in new])
+                if self.op_rows:
+                    db.session.execute(insert(SyncOp), [vars(o) for o in self.op_rows])
+            else:
+                db.session.add_all(new)
+                db.session.add_all(SyncOp(**vars(o)) for o in self.op_rows)
+            db.session.add_all(self.conflicts)
+            db.session.add_all(SyncScopeExit(seq=rec.seq, entity=rec.entity, record_id=rec.id, **old)
+                               for rec, old in self.exits)
         db.session.flush()
         for et, rec, ctx in self.applied:
             for hook in registry.after_apply:
                 hook(et, rec, ctx)
+
+
+_RECORD_COLUMNS = tuple(c.key for c in SyncRecord.__table__.columns)
+
+
+def _record_row(rec):
+    return {c: getattr(rec, c) for c in _RECORD_COLUMNS}
+
+
+@dataclass
+class _OpRow:
+    """One op's stored result (a ``SyncOp`` row), kept light until it is inserted."""
+    op_id: str
+    user_id: int
+    device_id: str
+    entity: str
+    record_id: str
+    op: str
+    status: str
+    version: object
+    errors: object
+    wrote: bool
+    received_at: datetime
+
+    def result(self):
+        return {"op_id": self.op_id, "status": self.status, "version": self.version, "errors": self.errors}
 
 
 def _conflict_errors(lost):
@@ -394,7 +435,7 @@ def push(user, device_id, ops):
 
 
 def _push_once(user, device_id, ops):
-    uow = UnitOfWork(user=user, device_id=device_id, now=utcnow())
+    uow = UnitOfWork(user=user, device_id=device_id, now=utcnow(), bulk=True)
     with db.session.no_autoflush:
         uow.load(op["id"] for op in ops)
         # Read after the locks are held: a concurrent copy of this batch has committed by now.
@@ -408,11 +449,11 @@ def _push_once(user, device_id, ops):
                 results.append(_duplicate(prior, user))
             else:
                 outcome = _apply(uow, op, visible)
-                row = SyncOp(op_id=op["op_id"], user_id=user.id, device_id=device_id, entity=op["entity"],
+                row = _OpRow(op_id=op["op_id"], user_id=user.id, device_id=device_id, entity=op["entity"],
                              record_id=op["id"], op=op["op"], status=outcome.status, version=outcome.version,
                              errors=outcome.errors, wrote=outcome.wrote, received_at=uow.now)
                 seen[op["op_id"]] = row
-                uow.extra_rows.append(row)
+                uow.op_rows.append(row)
                 results.append(row.result())
                 prior = row
             if not prior.wrote and prior.status in (CONFLICT, REJECTED) and prior.user_id == user.id:
