@@ -11,8 +11,9 @@ How the guarantees hold (docs/sync-protocol.md says it at length):
   out in a few bulk statements. A concurrent batch that created the same record or op
   first makes ours fail on a unique key; the whole batch is then retried and its ops come
   back as ``duplicate``.
-* Sequence numbers for pull come from one counter row, incremented as the last statement
-  before commit. Its row lock is held until commit, so the next writer gets its numbers
+* Sequence numbers for pull come from one counter row, incremented after every op is
+  decided, just before the rows are written and the transaction commits. Its row lock is
+  held until commit, so the next writer gets its numbers
   only after this one has committed: sequence order is commit order, and a reader that
   has seen number N can never later find a committed change below N.
 """
@@ -445,8 +446,9 @@ def _conflict_errors(lost):
 def take_seqs(n):
     """Reserve ``n`` pull sequence numbers; returns the first.
 
-    Call it as the LAST statement of a transaction: the counter row stays locked until
-    commit, which is what makes sequence order equal commit order.
+    Call it at the END of a transaction (after reads and decisions; only the writes, hooks
+    and commit after it): the counter row stays locked until commit, which is what makes
+    sequence order equal commit order, and every other writer waits on it meanwhile.
     """
     value = db.session.execute(update(SyncCounter).where(SyncCounter.id == 1)
                                .values(value=SyncCounter.value + n).returning(SyncCounter.value)).scalar()
