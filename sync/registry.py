@@ -78,6 +78,9 @@ class EntityType:
 _REGISTRY: dict = {}
 # Hooks called as fn(entity_type, record, ctx) after an op is applied, inside the same
 # transaction (audit log entries, blob references, enqueueing jobs after commit, ...).
+# The record is READ-ONLY here: a record a device pushed as new has already been inserted
+# with a multi-row INSERT and is not attached to the session, so changes to it are not
+# saved. To change a record, use sync.engine.server_write.
 after_apply: list = []
 
 

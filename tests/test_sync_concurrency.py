@@ -39,8 +39,8 @@ def _writer(app, user_id, device_id, shared, created, errors, seed):
     try:
         with app.app_context():
             from server.models import User
-            user = db.session.get(User, user_id)
             for _ in range(BATCHES):
+                user = db.session.get(User, user_id)  # a fresh session per batch, as per request
                 ops = []
                 for _ in range(rnd.randint(1, 5)):
                     if rnd.random() < 0.3:
@@ -93,10 +93,11 @@ def test_a_puller_misses_nothing_while_writers_commit_concurrently(app, demo, sl
                                    "base_version": None, "data": {"title": "共享", "jurisdiction_code": "130131100201"}}
                                   for rid in shared])
     users = {name: demo[name].id for name in WRITERS}
+    puller_id = zhuren.id
     db.session.remove()
 
     created, seen, errors, stop = [], {}, [], threading.Event()
-    puller = threading.Thread(target=_puller, args=(app, zhuren.id, stop, seen, errors))
+    puller = threading.Thread(target=_puller, args=(app, puller_id, stop, seen, errors))
     writers = [threading.Thread(target=_writer, args=(app, uid, f"dev-{name}-{round_}", shared, created, errors,
                                                        round_ * 100 + i))
                for i, (name, uid) in enumerate(users.items())]
