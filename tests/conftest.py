@@ -29,6 +29,18 @@ def _service_check(app):
         raise
 
 
+def _register_probes():
+    """Two plain entities for the sync engine's own tests (``probe``, ``probe_report``).
+
+    They have the shape of sync's default entities and no domain workflow, so the engine's
+    guarantees are tested apart from the hazard/inspection rules that replace the defaults.
+    """
+    from sync import entities, registry
+    for name, schema in (("probe", entities.HazardSchema), ("probe_report", entities.FieldReportSchema)):
+        registry.register(registry.EntityType(name=name, schema=schema, promote=entities.promote_common,
+                                              workflow_fields=entities.WORKFLOW_FIELDS))
+
+
 @pytest.fixture(scope="session")
 def _app(tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
@@ -37,6 +49,7 @@ def _app(tmp_path_factory):
     if not os.environ.get("DATABASE_URL"):
         cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance}/test.sqlite3"
     app = create_app(cfg)
+    _register_probes()
     _service_check(app)
     with app.app_context():
         if db.engine.dialect.name == "postgresql":

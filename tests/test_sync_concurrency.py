@@ -45,11 +45,11 @@ def _writer(app, user_id, device_id, shared, created, errors, seed):
                 for _ in range(rnd.randint(1, 5)):
                     if rnd.random() < 0.3:
                         rid = rnd.choice(shared)
-                        ops.append({"op_id": str(uuid.uuid4()), "entity": "hazard", "id": rid, "op": "upsert",
+                        ops.append({"op_id": str(uuid.uuid4()), "entity": "probe", "id": rid, "op": "upsert",
                                     "base_version": None, "data": {"description": f"{device_id} {rnd.random()}"}})
                     else:
                         rid = str(uuid.uuid4())
-                        ops.append({"op_id": str(uuid.uuid4()), "entity": "hazard", "id": rid, "op": "upsert",
+                        ops.append({"op_id": str(uuid.uuid4()), "entity": "probe", "id": rid, "op": "upsert",
                                     "base_version": None, "data": {"title": f"并发 {rid[:8]}"}})
                 results = engine.push(user, device_id, ops)
                 for op, r in zip(ops, results):
@@ -89,7 +89,7 @@ def test_a_puller_misses_nothing_while_writers_commit_concurrently(app, demo, sl
         pytest.skip("needs PostgreSQL: SQLite runs one writer at a time, so there is no race to lose")
     zhuren = demo["zhuren"]
     shared = [str(uuid.uuid4()) for _ in range(4)]
-    engine.push(zhuren, "setup", [{"op_id": str(uuid.uuid4()), "entity": "hazard", "id": rid, "op": "upsert",
+    engine.push(zhuren, "setup", [{"op_id": str(uuid.uuid4()), "entity": "probe", "id": rid, "op": "upsert",
                                    "base_version": None, "data": {"title": "共享", "jurisdiction_code": "130131100201"}}
                                   for rid in shared])
     users = {name: demo[name].id for name in WRITERS}

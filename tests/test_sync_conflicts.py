@@ -1,6 +1,7 @@
 """Conflicts: disjoint edits merge, overlapping content takes the later edit, workflow fields
 belong to the server and their roles, and every overwritten value is kept for supervisors
 to see and restore."""
+import functools
 from sqlalchemy import func, select
 
 from server.extensions import db
@@ -8,7 +9,7 @@ from sync import engine
 from sync.models import SyncConflict, SyncRecord
 from tests.conftest import SyncDevice, assert_problem
 
-OP = SyncDevice.op
+OP = functools.partial(SyncDevice.op, entity="probe")  # the engine's own test entity (conftest)
 
 
 def hazard(title="配电箱未上锁", **extra):
@@ -93,7 +94,7 @@ def test_a_workflow_field_belongs_to_the_server_and_its_roles(device, demo):
 
 def test_server_writes_win_without_conflicts(device, demo):
     wangge, zhuren, rid = _shared_record(device)
-    rec = engine.server_write(demo["zhuren"], "hazard", rid, {"status": "assigned", "description": "系统"})
+    rec = engine.server_write(demo["zhuren"], "probe", rid, {"status": "assigned", "description": "系统"})
     assert rec.version == 2 and _conflicts() == []
     result = wangge.push(OP(record_id=rid, base_version=1, data={"status": "closed"}))["results"][0]
     assert result["status"] == "conflict" and _record(rid).data["status"] == "assigned"
@@ -194,7 +195,7 @@ def test_an_op_the_server_did_not_take_comes_back_with_the_servers_copy(device):
     # Someone else's village: the phone is told to drop what it may not see.
     result = device("xinxi").push(OP(record_id=rid, base_version=2, data={"title": "改"}))["results"][0]
     assert result["status"] == "rejected"
-    assert result["current"] == {"entity": "hazard", "id": rid, "version": 2, "deleted": True, "data": None,
+    assert result["current"] == {"entity": "probe", "id": rid, "version": 2, "deleted": True, "data": None,
                                  "dropped": True}
     # An applied op needs no copy: its change comes with the next pull.
     assert "current" not in zhuren.push(OP(record_id=rid, base_version=2, data={"title": "新"}))["results"][0]

@@ -41,7 +41,7 @@ from sync.models import SyncConflict, SyncOp, SyncRecord, SyncScopeExit
 from tests.conftest import SyncDevice
 
 PHONES = ("wangge", "wangge", "zhuren", "zhifa1", "xinxi")
-ENTITIES = ("hazard", "field_report")
+ENTITIES = ("probe", "probe_report")
 TITLES = ("配电箱未上锁", "消防通道堵塞", "护栏缺失")
 DESCRIPTIONS = ("村委会门口", "仓库北侧", None)
 STATUSES = ("new", "verified", "closed")

@@ -1,8 +1,9 @@
 """Pull: scoped changes after an opaque cursor, tombstones, pages, and scope drops."""
+import functools
 from sync import engine
 from tests.conftest import SyncDevice, assert_problem
 
-OP = SyncDevice.op
+OP = functools.partial(SyncDevice.op, entity="probe")  # the engine's own test entity (conftest)
 
 
 def hazard(title="配电箱未上锁", **extra):
@@ -41,22 +42,22 @@ def test_tombstones_reach_every_device(device):
     result = a.push(OP(record_id=op["id"], op="delete", base_version=1))["results"][0]
     assert result["status"] == "applied" and result["version"] == 2
     [change] = b.pull_all()
-    assert change == {"entity": "hazard", "id": op["id"], "version": 2, "deleted": True, "data": None}
+    assert change == {"entity": "probe", "id": op["id"], "version": 2, "deleted": True, "data": None}
 
 
 def test_an_assigned_record_reaches_the_assignee_and_a_reassignment_drops_it(device, demo):
     zhuren, zhifa1, zhifa2, wangge = device("zhuren"), device("zhifa1"), device("zhifa2"), device("wangge")
     # The grid member sees only her village: assign her a record of another village.
     # (a field report: a hazard's assignment follows the hazard workflow, see tests/test_loops_*)
-    op = OP(entity="field_report", data=hazard("西柏坡村隐患", jurisdiction_code="130131102201"))
+    op = OP(entity="probe_report", data=hazard("西柏坡村隐患", jurisdiction_code="130131102201"))
     zhuren.push(op)
     assert wangge.pull_all() == []
-    engine.server_write(demo["zhuren"], "field_report", op["id"], {"assignee_id": demo["wangge"].id})
+    engine.server_write(demo["zhuren"], "probe_report", op["id"], {"assignee_id": demo["wangge"].id})
     [change] = wangge.pull_all()
     assert change["id"] == op["id"] and change["data"]["assignee_id"] == demo["wangge"].id
-    engine.server_write(demo["zhuren"], "field_report", op["id"], {"assignee_id": demo["zhifa1"].id})
+    engine.server_write(demo["zhuren"], "probe_report", op["id"], {"assignee_id": demo["zhifa1"].id})
     [drop] = wangge.pull_all()
-    assert drop == {"entity": "field_report", "id": op["id"], "version": 3, "deleted": True, "data": None, "dropped": True}
+    assert drop == {"entity": "probe_report", "id": op["id"], "version": 3, "deleted": True, "data": None, "dropped": True}
     assert wangge.pull_all() == []
     # Inspectors of the county saw it all along; no drop for them.
     assert all(not c.get("dropped") for c in zhifa1.pull_all() + zhifa2.pull_all())
@@ -68,7 +69,7 @@ def test_a_record_moved_to_another_village_is_dropped_by_the_old_village(device,
     wangge.push(op)
     wangge.pull_all()
     # The owner keeps seeing her own record; a second grid member of the village does not.
-    engine.server_write(demo["zhuren"], "hazard", op["id"], {"jurisdiction_code": "130131100202"})
+    engine.server_write(demo["zhuren"], "probe", op["id"], {"jurisdiction_code": "130131100202"})
     [change] = wangge.pull_all()
     assert change["deleted"] is False  # still hers (owner)
 

@@ -1,4 +1,5 @@
 """Push: idempotent by op_id, per-op rejection, limits, envelope validation."""
+import functools
 import uuid
 
 from sqlalchemy import func, select
@@ -7,7 +8,7 @@ from server.extensions import db
 from sync.models import SyncOp, SyncRecord
 from tests.conftest import SyncDevice, assert_problem
 
-OP = SyncDevice.op
+OP = functools.partial(SyncDevice.op, entity="probe")  # the engine's own test entity (conftest)
 
 
 def hazard(title="配电箱未上锁", **extra):
@@ -20,7 +21,7 @@ def test_push_creates_a_record_with_server_version_and_owner(device, demo):
     result = phone.push(op)["results"][0]
     assert result == {"op_id": op["op_id"], "status": "applied", "version": 1, "errors": None}
     rec = db.session.get(SyncRecord, op["id"])
-    assert rec.entity == "hazard" and rec.version == 1 and rec.owner_id == demo["wangge"].id
+    assert rec.entity == "probe" and rec.version == 1 and rec.owner_id == demo["wangge"].id
     # No jurisdiction given: the grid member's own village.
     assert rec.jurisdiction_code == "130131100201" and rec.data["jurisdiction_code"] == "130131100201"
     assert rec.title == "配电箱未上锁"
