@@ -127,8 +127,13 @@ def figure_errors(d):
 
 def check(ctx: registry.WriteContext):
     """Workflow rules of a report; runs on every create and edit (ctx.new is the merged document)."""
-    from .chain import chain_errors
+    from .chain import chain_errors, event_reports
     if ctx.op != "upsert":
+        old = ctx.old or {}
+        if old.get("stage") == INITIAL and old.get("event_id"):
+            later = [s for c, s in event_reports(old["event_id"]) if c == old.get("jurisdiction_code") and s != INITIAL]
+            if later:
+                raise registry.Rejected({"stage": ["本地这次灾害已有续报或核报，不能只删除初报；如初报有误请修改初报"]}, 409)
         return None
     d, old = ctx.new, ctx.old
     errors = figure_errors(d)

@@ -12,8 +12,9 @@ Deadlines (自然灾害情况统计调查制度; times in China Standard Time):
   * 初报: the township's first report within 1 hour of learning of the disaster
     (``learned_at``, else ``occurred_at``, of its first report);
   * the county passes the 初报 on (``forward``) within 2 hours of its first report arriving;
-  * while a township has places without a 核报, a 续报 every day by 08:00 (received between
-    00:00 and 08:00 of that day) starting the day after its first report.
+  * while a township has places still developing (no 核报, latest report not marked
+    ``developing: false``), a 续报 every day by 08:00 (received between 00:00 and 08:00 of
+    that day) starting the day after its first report.
 """
 from datetime import timedelta
 
@@ -142,7 +143,9 @@ def lateness(event_id, reports, now):
         due = learned + FIRST_REPORT_DUE if learned else None
         first_late = due is not None and first.created_at > due
         latest = latest_per_place(rs)
-        stable = all(r.status == FINAL for r in latest.values())
+        # A place is off the daily 续报 once verified (核报), or once its latest report says the
+        # disaster stopped developing (the 核报 is then due, not another 续报).
+        stable = all(r.status == FINAL or r.data.get("developing") is False for r in latest.values())
         missed, next_due, last_due = [], None, None
         if not stable:
             received = sorted(r.created_at for r in rs)

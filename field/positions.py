@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import DateTime, Integer, Text, cast, delete, func, literal, or_, select, text
+from sqlalchemy import DateTime, Integer, Text, cast, delete, func, literal, literal_column, or_, select, text
 
 from server.clock import utcnow
 from server.errors import Forbidden, NotFound, TooLarge
@@ -225,44 +225,57 @@ def visible_members_clause(viewer):
     return or_(*conds)
 
 
-def latest(viewer, *, now=None, organisation_id=None, max_age_s=None):
-    """Latest fix of each member ``viewer`` may see, with its age in seconds."""
-    now = now or utcnow()
-    lp = LatestPosition.__table__
+def _latest_where(viewer, lp, now, organisation_id, max_age_s):
     where = [visible_members_clause(viewer)]
     if organisation_id is not None:
         where.append(User.organisation_id == organisation_id)
     if max_age_s is not None:
         where.append(lp.c.device_time >= now - timedelta(seconds=max_age_s))
+    return where
+
+
+def latest(viewer, *, now=None, organisation_id=None, max_age_s=None):
+    """Latest fix of each member ``viewer`` may see, with its age in seconds."""
+    now = now or utcnow()
+    lp = LatestPosition.__table__
+    where = _latest_where(viewer, lp, now, organisation_id, max_age_s)
     if db.session.get_bind().dialect.name == "postgresql":
-        return _latest_pg(lp, where, now)
+        return json.loads(_latest_pg(lp, where, now))
     stmt = (select(lp, User.display_name, User.role, User.organisation_id)
             .join(User, User.id == lp.c.user_id).where(*where))
-    items = []
-    for r in db.session.execute(stmt):
-        items.append({"user_id": r.user_id, "display_name": r.display_name, "role": r.role,
-                      "organisation_id": r.organisation_id, "lat": r.lat, "lon": r.lon,
-                      "accuracy": r.accuracy, "speed": r.speed, "heading": r.heading, "battery": r.battery,
-                      "device_time": _iso(r.device_time), "received_at": _iso(r.received_at),
-                      "age_s": int((now - r.device_time).total_seconds())})
-    return items
+    return [{"user_id": r.user_id, "display_name": r.display_name, "role": r.role,
+             "organisation_id": r.organisation_id, "lat": r.lat, "lon": r.lon,
+             "accuracy": r.accuracy, "speed": r.speed, "heading": r.heading, "battery": r.battery,
+             "device_time": _iso(r.device_time), "received_at": _iso(r.received_at),
+             "age_s": int((now - r.device_time).total_seconds())} for r in db.session.execute(stmt)]
 
 
-def _pg_iso(column):
-    return func.replace(func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US'), ".000000", "").concat("Z")
+def latest_json(viewer, *, now=None, organisation_id=None, max_age_s=None):
+    """``{"items": latest(...), "now": ...}`` as JSON text. On PostgreSQL the items are
+    written by the database and never decoded here: the command's map polls this often."""
+    now = now or utcnow()
+    if db.session.get_bind().dialect.name != "postgresql":
+        items = latest(viewer, now=now, organisation_id=organisation_id, max_age_s=max_age_s)
+        return json.dumps({"items": items, "now": _iso(now)}, ensure_ascii=False)
+    lp = LatestPosition.__table__
+    text_items = _latest_pg(lp, _latest_where(viewer, lp, now, organisation_id, max_age_s), now)
+    return '{"items": %s, "now": "%s"}' % (text_items, _iso(now))
 
 
 def _latest_pg(lp, where, now):
-    """The same rows built as one JSON text by PostgreSQL: 2,000 members in a few milliseconds."""
-    obj = func.json_build_object(
-        "user_id", lp.c.user_id, "display_name", User.display_name, "role", User.role,
-        "organisation_id", User.organisation_id, "lat", lp.c.lat, "lon", lp.c.lon, "accuracy", lp.c.accuracy,
-        "speed", lp.c.speed, "heading", lp.c.heading, "battery", lp.c.battery,
-        "device_time", _pg_iso(lp.c.device_time), "received_at", _pg_iso(lp.c.received_at),
-        "age_s", cast(func.floor(func.extract("epoch", literal(now, DateTime) - lp.c.device_time)), Integer))
-    stmt = select(func.coalesce(cast(func.json_agg(obj), Text), "[]")).select_from(
-        lp.join(User.__table__, User.id == lp.c.user_id)).where(*where)
-    return json.loads(db.session.execute(stmt).scalar())
+    """The rows as one JSON text aggregated by PostgreSQL (``json_agg`` of records is several
+    times faster than ``json_build_object`` per row, or than building 2,000 dicts in Python)."""
+    age = cast(func.floor(func.extract("epoch", literal(now, DateTime) - lp.c.device_time)), Integer)
+    rows = (select(lp.c.user_id, User.display_name, User.role, User.organisation_id, lp.c.lat, lp.c.lon,
+                   lp.c.accuracy, lp.c.speed, lp.c.heading, lp.c.battery,
+                   lp.c.device_time.op("AT TIME ZONE")("UTC").label("device_time"),
+                   lp.c.received_at.op("AT TIME ZONE")("UTC").label("received_at"), age.label("age_s"))
+            .select_from(lp.join(User.__table__, User.id == lp.c.user_id)).where(*where).subquery("t"))
+    # Stored times are naive UTC; as timestamptz in a UTC session they print as ...+00:00.
+    db.session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+    out = db.session.execute(select(cast(func.json_agg(literal_column("t")), Text)).select_from(rows)).scalar()
+    # A quote inside a name is escaped (\"), so this only meets the end of a timestamp.
+    return (out or "[]").replace('+00:00"', 'Z"')
 
 
 def track(viewer, user_id, start, end, *, limit=20000):

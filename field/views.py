@@ -13,7 +13,7 @@
 """
 from datetime import timedelta
 
-from flask import Blueprint, g, request
+from flask import Blueprint, Response, g, request
 from sqlalchemy import select
 
 from server.api.pagination import paginate
@@ -68,10 +68,8 @@ def post_positions():
 @bp.get("/positions/latest")
 @require_auth()
 def latest_positions():
-    now = utcnow()
-    items = positions.latest(g.user, now=now, organisation_id=_int_arg("organisation_id"),
-                             max_age_s=_int_arg("max_age_s"))
-    return {"items": items, "now": now.isoformat() + "Z"}
+    body = positions.latest_json(g.user, organisation_id=_int_arg("organisation_id"), max_age_s=_int_arg("max_age_s"))
+    return Response(body, mimetype="application/json")
 
 
 @bp.get("/positions/track")

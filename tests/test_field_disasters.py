@@ -124,6 +124,15 @@ def test_stage_and_event_cannot_change_after_submission(officers, clock):
     assert res["status"] == "applied"
 
 
+def test_first_report_cannot_be_deleted_under_its_followups(officers, clock):
+    dev = officers["xinxi"]
+    event = first_report(dev, WENTANG_VILLAGE, affected_population=10)
+    _, res = push_one(dev, report("续报", WENTANG_VILLAGE, event_id=event, affected_population=12))
+    assert res["status"] == "applied"
+    res = dev.push(dev.op("disaster_report", event, op="delete", base_version=1))["results"][0]
+    assert res["status"] == "rejected" and "不能只删除初报" in res["errors"]["stage"][0]
+
+
 def test_offline_batch_with_first_report_and_followup_is_accepted(officers, clock):
     dev = officers["xinxi"]
     event = new_id()
@@ -262,6 +271,13 @@ def test_lateness_first_report_forward_and_daily_followups(officers, clock, auth
     towns = {t["code"]: t for t in lateness()["townships"]}
     assert towns["130131100000"]["stable"] is True and towns["130131100000"]["followup_late"] is False
     assert towns[WENTANG_TOWN]["followup_late"] is True
+    # 温塘村 reports the disaster has stopped developing: no more daily follow-ups, the 核报 is next.
+    _, res = push_one(officers["xinxi"], report("续报", WENTANG_VILLAGE, event_id=ev, affected_population=12,
+                                                developing=False))
+    assert res["status"] == "applied"
+    clock.advance(days=1)
+    towns = {t["code"]: t for t in lateness()["townships"]}
+    assert towns[WENTANG_TOWN]["stable"] is True and towns[WENTANG_TOWN]["followup_late"] is False
 
 
 def test_forward_on_time_and_only_by_county_command(officers, clock, auth, client):
