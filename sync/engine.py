@@ -400,9 +400,17 @@ class UnitOfWork:
             db.session.add_all(SyncScopeExit(seq=rec.seq, entity=rec.entity, record_id=rec.id, **old)
                                for rec, old in self.exits)
         db.session.flush()
+        written = {r.id: _record_row(r) for r in new} if self.bulk else {}
         for et, rec, ctx in self.applied:
             for hook in registry.after_apply:
                 hook(et, rec, ctx)
+        # A hook may complete a new record (e.g. a 初报 naming its own event). Bulk-inserted
+        # records are not tracked by the session, so write back what the hooks changed.
+        for rec in new if self.bulk else ():
+            row = _record_row(rec)
+            changed = {c: v for c, v in row.items() if v != written[rec.id][c]}
+            if changed:
+                db.session.execute(update(SyncRecord).where(SyncRecord.id == rec.id).values(**changed))
 
 
 _RECORD_COLUMNS = tuple(c.key for c in SyncRecord.__table__.columns)

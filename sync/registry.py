@@ -78,9 +78,9 @@ class EntityType:
 _REGISTRY: dict = {}
 # Hooks called as fn(entity_type, record, ctx) after an op is applied, inside the same
 # transaction (audit log entries, blob references, enqueueing jobs after commit, ...).
-# The record is READ-ONLY here: a record a device pushed as new has already been inserted
-# with a multi-row INSERT and is not attached to the session, so changes to it are not
-# saved. To change a record, use sync.engine.server_write.
+# A hook may complete the record it is given (set ``data`` and promoted columns together):
+# the engine writes such changes back, also for new records it bulk-inserted. It takes
+# no new version for them; they are part of the same change.
 after_apply: list = []
 
 
