@@ -80,7 +80,7 @@ def main(n_images=12, n_latency=10):
         from server.demo import seed_demo
         seed_demo()
         from PIL import Image
-        from vision import detectors, inference, pipeline
+        from vision import detectors, inference
         from vision.models import AnalysisRequest, Detection
         from vision.worker import make_worker, preload
         dets = detectors.active()
