@@ -58,6 +58,23 @@ def _bulk(db, model, rows):
         raw.close()
 
 
+def _backend_pid(db):
+    from sqlalchemy import text
+    if db.engine.dialect.name != "postgresql":
+        return None
+    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    return pid if os.path.exists(f"/proc/{pid}/stat") else None  # a local server only
+
+
+def _proc_cpu(pid):
+    """user+system CPU seconds of a local process (the PostgreSQL backend)."""
+    if not pid:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--hazards", type=int, default=100_000)
@@ -127,7 +144,11 @@ def main():
                                                     "device_id": "bench-console"})
         headers = {"Authorization": f"Bearer {r.get_json()['access_token']}"}
         times, totals = [], {}
+        backend = _backend_pid(db)
+        cpu0 = None
         for n in range(args.requests + len(FILTERS)):
+            if n == len(FILTERS):
+                cpu0 = (time.process_time(), _proc_cpu(backend))
             q = dict(FILTERS[n % len(FILTERS)])
             if q.get("enterprise_id") == "ENT":
                 q["enterprise_id"] = enterprises[0]
@@ -141,10 +162,19 @@ def main():
             totals[str(q)] = (resp.get_json()["total"], round(dt, 1))
         for k, (total, ms) in totals.items():
             print(f"  {ms:7.1f} ms  total={total:<6} {k}")
+        if backend and _backend_pid(db) != backend:
+            print("warning: the requests used another database connection; database CPU is not measured")
+            backend = None
+        app_cpu = (time.process_time() - cpu0[0]) * 1000 / len(times)
+        db_cpu = (_proc_cpu(backend) - cpu0[1]) * 1000 / len(times) if backend else None
         times.sort()
         p95 = times[int(round(0.95 * (len(times) - 1)))]
         print(f"review queue over {args.hazards} hazards: {len(times)} requests, "
               f"p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms, max {times[-1]:.1f} ms")
+        # Wall time on a shared machine includes waiting for a CPU; the CPU actually spent per
+        # request (this process + the PostgreSQL backend serving it) is what an idle server would take.
+        print(f"CPU per request: app {app_cpu:.1f} ms + database {db_cpu if db_cpu is None else round(db_cpu, 1)} ms; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from server.extensions import db
 from server.models import User
 from sync.registry import Rejected
 
+from .entities import HAZARD_WORKFLOW as HAZARD_WORKFLOW_FIELDS
 from .entities import HAZARD_STATUSES, INSPECTION_STATUSES, STATUS_NAMES, STATUS_NAMES_INSPECTION
 
 REVIEWERS = frozenset({"supervisor", "admin"})
@@ -217,6 +218,11 @@ def check_hazard(ctx):
             conflict("work_order", f"隐患在{_hazard_name(after)}状态不能改派，只有已派单或整改中的处置单可以改派。")
         _check_work_order(new, add)
         add["overdue"] = False
+    if "after_photos" in ctx.changed and user.role not in REVIEWERS and user.id != old.get("assignee_id"):
+        forbid("after_photos", "整改后照片只能由处置单的责任人上传。")
+    content = ctx.changed - HAZARD_WORKFLOW_FIELDS
+    if content and before in ("closed", "rejected") and user.role not in REVIEWERS:
+        conflict("status", f"隐患已{_hazard_name(before)}，内容不能再修改。")
     if {"escalations", "overdue"} & ctx.changed and user.role not in REVIEWERS:
         forbid("escalations", "只有审核人员可以督办升级。")
     if "review" in ctx.changed and before == after and user.role not in REVIEWERS:

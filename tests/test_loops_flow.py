@@ -240,3 +240,18 @@ def test_unknown_template_is_refused(device, demo):
     zhifa1 = device("zhifa1")
     res = zhifa1.push(OP(entity="inspection", data={"title": "x", "template": "nope"}))["results"][0]
     assert res["status"] == "rejected" and "nope" in res["errors"]["template"][0]
+
+
+def test_detail_shows_conflicts_and_offers_actions(client, auth, device, demo):
+    wangge, zhifa1 = device("wangge"), device("zhifa1")
+    op = OP(data=snapshot())
+    wangge.push(op)
+    wangge.push(OP(record_id=op["id"], base_version=1, data={"description": "箱门锁已坏"}))
+    res = zhifa1.push(OP(record_id=op["id"], base_version=1, data={"description": "箱门敞开"}))["results"][0]
+    assert res["status"] == "conflict"
+    body = client.get(f"/api/v1/review/items/hazard/{op['id']}", headers=auth.headers("zhuren")).get_json()
+    assert [c["field"] for c in body["conflicts"]] == ["description"]
+    assert set(body["actions"]) >= {"verify", "approve", "return"}
+    assert body["users"][str(demo["wangge"].id)] == "刘网格（东关村）"
+    mine = client.get(f"/api/v1/review/items/hazard/{op['id']}", headers=auth.headers("wangge")).get_json()
+    assert mine["actions"] == [] and mine["conflicts"] == []

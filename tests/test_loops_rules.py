@@ -215,3 +215,12 @@ def test_other_county_cannot_see_or_act(client, auth, demo):
     assert_problem(client.get(f"/api/v1/review/items/hazard/{rid}", headers=auth.headers("yuanshi")), 404)
     assert_problem(client.post(f"/api/v1/review/items/hazard/{rid}/verify", headers=auth.headers("yuanshi"),
                                json={}), 404)
+
+
+def test_after_photos_come_from_the_assignee_and_closed_hazards_are_frozen(demo):
+    rid = _hazard_at(demo, "rectifying")
+    assert _attempt(demo["wangge"], "hazard", rid, {"after_photos": [PHOTO]}) == 403
+    assert _attempt(demo["xinxi"], "hazard", rid, {"after_photos": [PHOTO]}) == 200
+    rid = _hazard_at(demo, "closed")
+    assert _attempt(demo["wangge"], "hazard", rid, {"description": "改一下"}) == 409
+    assert _attempt(demo["zhuren"], "hazard", rid, {"description": "补充说明"}) == 200
