@@ -20,7 +20,7 @@ from sync import engine
 from tests.conftest import SyncDevice, assert_problem
 from tests.vision_helpers import BUS, read, requests_of, run_worker, store_photo, wait_for
 from vision import detectors, pipeline
-from vision.models import AnalysisRequest, Detection
+from vision.models import Detection
 
 OP = SyncDevice.op
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
