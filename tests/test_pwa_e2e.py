@@ -119,6 +119,17 @@ def test_offline_capture_reload_and_sync_once(context, live):
     assert page.get_attribute("#sync-pill", "data-pending") == "2"
     shot(page, "offline-reloaded")
 
+    # The last resort: everything unsent as one file.
+    page.goto("/#/sync")
+    page.wait_for_selector("#export")
+    assert page.inner_text("#ops-waiting") == "2" and page.inner_text("#uploads-waiting") == "2"
+    with page.expect_download() as dl:
+        page.click("#export")
+    doc = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
+    assert doc["format"] == "danbing-unsent/1" and len(doc["ops"]) == 2 and len(doc["records"]) == 2
+    assert sorted(f["kind"] for f in doc["files"]) == ["photo", "voice"] and all(f["base64"] for f in doc["files"])
+    shot(page, "sync-panel-offline")
+
     assert records("hazard") == [] and records("disaster_report") == []
     context.set_offline(False)
     page.click("#sync-now")
@@ -470,3 +481,35 @@ def test_rescuer_shares_location_offline_and_reports(context, live):
     page.wait_for_selector("#team li")
     assert "孙队员" in page.inner_text("#team")
     shot(page, "rescue")
+
+
+def test_new_shell_version_is_offered_and_taken(browser, app, demo, tmp_path, monkeypatch):
+    import shutil
+    from pwa import web
+    copy = tmp_path / "static"
+    shutil.copytree(web.STATIC, copy)
+    monkeypatch.setattr(web, "STATIC", copy)
+    monkeypatch.setattr(web, "_manifest_cache", {})
+    with pt.LiveServer(app) as live:
+        context = pt.new_context(browser, live.url)
+        page = context.new_page()
+        pt.login(page, "wangge")
+        first = page.evaluate("caches.keys()")
+        assert page.is_hidden("#update")
+        # A deploy changes one shell file: the worker's bytes change with the version.
+        css = copy / "css" / "app.css"
+        css.write_text(css.read_text() + "\n.brand{letter-spacing:1px}\n")
+        page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+        page.wait_for_selector("#update:not([hidden])", timeout=30000)
+        shot(page, "update-offered")
+        with page.expect_navigation():
+            page.click("#update-btn")
+        page.wait_for_selector("#mine")
+        for _ in range(50):
+            keys = page.evaluate("caches.keys()")
+            if len(keys) == 1 and keys != first:
+                break
+            page.wait_for_timeout(200)
+        assert len(keys) == 1 and keys != first, (first, keys)  # the old shell is deleted
+        assert "letter-spacing" in page.evaluate("fetch('/css/app.css').then(r => r.text())")
+        context.close()
