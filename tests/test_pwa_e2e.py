@@ -109,24 +109,31 @@ def test_offline_capture_reload_and_sync_once(context, live):
     page.fill("input[name=relocated]", "35")
     page.click("[data-action=save]")
     page.wait_for_selector("section.card[data-id]")
+    # The next day's 续报, still offline, chained to the 初报 made on this phone.
+    page.click("a.btn:text('续报')")
+    page.wait_for_selector("form.record-form[data-entity=disaster_report]")
+    assert page.input_value("select[name=stage]") == "续报" and page.input_value("input[name=affected_population]") == "120"
+    page.fill("input[name=affected_population]", "150")
+    page.click("[data-action=save]")
+    page.wait_for_selector("section.card[data-id]")
 
     # A reload with no network opens the app from the service worker, with both records.
     page.evaluate("location.hash = '#/'")
     page.reload()
     page.wait_for_selector("#mine .item")
     text = page.inner_text("#mine")
-    assert "配电箱未上锁" in text and "暴雨洪涝初报" in text and "待同步" in text
-    assert page.get_attribute("#sync-pill", "data-pending") == "2"
+    assert "配电箱未上锁" in text and "暴雨洪涝初报" in text and "暴雨洪涝续报" in text and "待同步" in text
+    assert page.get_attribute("#sync-pill", "data-pending") == "3"
     shot(page, "offline-reloaded")
 
     # The last resort: everything unsent as one file.
     page.goto("/#/sync")
     page.wait_for_selector("#export")
-    assert page.inner_text("#ops-waiting") == "2" and page.inner_text("#uploads-waiting") == "2"
+    assert page.inner_text("#ops-waiting") == "3" and page.inner_text("#uploads-waiting") == "2"
     with page.expect_download() as dl:
         page.click("#export")
     doc = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
-    assert doc["format"] == "danbing-unsent/1" and len(doc["ops"]) == 2 and len(doc["records"]) == 2
+    assert doc["format"] == "danbing-unsent/1" and len(doc["ops"]) == 3 and len(doc["records"]) == 3
     assert sorted(f["kind"] for f in doc["files"]) == ["photo", "voice"] and all(f["base64"] for f in doc["files"])
     shot(page, "sync-panel-offline")
 
@@ -139,8 +146,10 @@ def test_offline_capture_reload_and_sync_once(context, live):
     assert "待同步" not in page.inner_text("#mine")
     shot(page, "synced")
 
-    hazards, reports = records("hazard"), records("disaster_report")
-    assert len(hazards) == 1 and len(reports) == 1
+    hazards, reports = records("hazard"), sorted(records("disaster_report"), key=lambda r: r.data["stage"])
+    assert len(hazards) == 1 and [r.data["stage"] for r in reports] == ["初报", "续报"]
+    assert reports[1].data["event_id"] == reports[0].id == reports[0].data["event_id"]
+    assert reports[1].data["affected_population"] == 150
     h = hazards[0].data
     assert h["title"] == "配电箱未上锁" and h["risk_level"] == "橙" and h["location"]["accuracy"] > 0
     assert len(h["photos"]) == 1 and len(h["voice_notes"]) == 1
