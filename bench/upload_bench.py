@@ -61,6 +61,17 @@ def peak_rss_kb(pids):
     return out
 
 
+def cpu_seconds(pids):
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except FileNotFoundError:
+            pass
+    return total / tick
+
+
 def server_pids(master):
     kids = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
     return [master] + [int(k) for k in kids]
@@ -72,6 +83,8 @@ def main():
     ap.add_argument("--size-mb", type=float, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=10)
+    ap.add_argument("--chunk-mb", type=float, default=1,
+                    help="PATCH size; 0 = the whole file in one PATCH (tus-js-client's default)")
     args = ap.parse_args()
 
     instance = tempfile.mkdtemp(prefix="upload-bench-")
@@ -94,6 +107,7 @@ def main():
         upgrade(revision="heads")
         from server.demo import DEMO_PASSWORD, seed_demo
         seed_demo()
+        dialect = db.engine.dialect.name
 
     port = free_port()
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
@@ -135,7 +149,8 @@ def main():
         def upload(i, data=None, digest=None):
             data = data or photos[i]
             c = TusClient(f"{base}/api/v1/uploads", headers={"Authorization": f"Bearer {tokens[i]}"})
-            up = Sha256Uploader(file_stream=io.BytesIO(data), client=c, chunk_size=1024 * 1024,
+            chunk = int(args.chunk_mb * 1024 * 1024) or len(data)
+            up = Sha256Uploader(file_stream=io.BytesIO(data), client=c, chunk_size=chunk,
                                 upload_checksum=True,
                                 metadata={"sha256": digest or digests[i], "filename": f"IMG_{i:04d}.jpg",
                                           "filetype": "image/jpeg"})
@@ -159,13 +174,16 @@ def main():
             except Exception as e:  # report, do not hide
                 errors.append((i, repr(e)))
         threads = [threading.Thread(target=run, args=(i,)) for i in range(args.uploads)]
+        cpu_server0, cpu_client0 = cpu_seconds(pids), time.process_time()
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - t0
+        cpu_server, cpu_client = cpu_seconds(pids) - cpu_server0, time.process_time() - cpu_client0
         rss_after = peak_rss_kb(pids)
+        load = os.getloadavg()[0]
 
         # The same bytes, copied file to file on this disk (fsync, as the store does).
         src, dst = Path(instance) / "copy-src", Path(instance) / "copy-dst"
@@ -187,15 +205,19 @@ def main():
 
         stored = sum(1 for _ in Path(instance, "blobs").rglob("*") if _.is_file() and _.parent.name != "tmp")
         mb = total / 1e6
-        print(f"uploads: {args.uploads} x {total / args.uploads / 1e6:.2f} MB = {mb:.1f} MB, "
-              f"gunicorn {args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs")
+        print(f"uploads: {args.uploads} x {total / args.uploads / 1e6:.2f} MB = {mb:.1f} MB in "
+              f"{'whole-file' if not args.chunk_mb else f'{args.chunk_mb:g} MiB'} PATCHes with sha256 checksums, "
+              f"gunicorn {args.workers} workers x {args.threads} threads, {os.cpu_count()} CPUs, "
+              f"load average {load:.1f}, database {dialect}")
         print(f"errors: {len(errors)} {errors[:3]}")
         print(f"tus uploads: {elapsed:.2f} s  ->  {mb / elapsed:.1f} MB/s aggregate")
         print(f"plain file copy of the same bytes: {copy_elapsed:.3f} s  ->  {mb / copy_elapsed:.1f} MB/s")
         print(f"overhead vs copy: x{elapsed / copy_elapsed:.1f} time")
+        print(f"CPU: server {cpu_server:.2f} s ({cpu_server / mb * 1000:.1f} ms/MB), "
+              f"clients (tuspy, same machine) {cpu_client:.2f} s")
         print(f"server peak RSS (VmHWM, MB) before: {fmt(rss_before)}  after 20 uploads: {fmt(rss_after)}  "
               f"after one {len(big) / 1e6:.0f} MB upload: {fmt(rss_big)}")
-        print(f"objects in the store (photos + thumbnails): {stored}")
+        print(f"objects in the store: {stored} (each photo once; variants come from a background job)")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

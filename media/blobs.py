@@ -294,6 +294,8 @@ def refs_in(data):
 def index_refs(entity_type, record, ctx):
     """``sync.registry.after_apply`` hook: keep ``BlobRef`` equal to what the record refers to."""
     wanted = {} if record.deleted else {sha: f for sha, f in refs_in(record.data)}
+    if not wanted and ctx is not None and ctx.op == "upsert" and ctx.old is None:
+        return  # a new record without media: nothing to index, no query
     current = {r.sha256: r for r in db.session.scalars(select(BlobRef).where(
         BlobRef.entity == record.entity, BlobRef.record_id == record.id))}
     for sha, row in current.items():
@@ -304,6 +306,37 @@ def index_refs(entity_type, record, ctx):
     for sha, f in wanted.items():
         if sha not in current:
             db.session.add(BlobRef(sha256=sha, entity=record.entity, record_id=record.id, field=f))
+
+
+# --------------------------------------------------------------------------- signed URLs
+
+def _signature(sha256, variant, exp):
+    import hmac
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"blob|{sha256}|{variant or ''}|{exp}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def signed_url(sha256, variant=None, ttl=None):
+    """A URL that fetches the blob (or its variant) without an Authorization header, for
+    ``<img src>``; valid ``BLOB_URL_TTL`` seconds. Hand it only to users who may see it."""
+    import time
+    exp = int(time.time()) + (ttl or current_app.config["BLOB_URL_TTL"])
+    q = f"variant={variant}&" if variant else ""
+    return f"/api/v1/blobs/{sha256}?{q}exp={exp}&sig={_signature(sha256, variant, exp)}"
+
+
+def signature_ok(sha256, variant, exp, sig) -> bool:
+    import hmac
+    import time
+    return (isinstance(exp, str) and exp.isdigit() and int(exp) >= time.time()
+            and hmac.compare_digest(str(sig), _signature(sha256, variant, exp)))
+
+
+def signed_urls(blob):
+    urls = {"original": signed_url(blob.sha256)}
+    if blob.mime in inspect.PHOTO_MIMES:
+        urls.update(thumb=signed_url(blob.sha256, "thumb"), preview=signed_url(blob.sha256, "preview"))
+    return urls
 
 
 # --------------------------------------------------------------------------- who may fetch

@@ -2,11 +2,13 @@
 with the hash it is stored under. Usable without HTTP (jobs, CLI, document issuing)."""
 import hashlib
 
+from sqlalchemy import select
+
 from server.clock import isoformat
 from server.extensions import db
 
 from . import blobs
-from .models import Blob
+from .models import Blob, Upload
 from .storage import BlobMissing, get_store
 
 OK, MISMATCH, MISSING, PENDING = "ok", "mismatch", "missing", "pending"
@@ -28,6 +30,14 @@ def rehash(sha256):
     return (OK if actual == sha256 else MISMATCH), actual
 
 
+def receipts(sha256):
+    """Every completed upload of these bytes: who sent them, from which phone, when."""
+    rows = db.session.scalars(select(Upload).where(Upload.sha256 == sha256, Upload.state == "done")
+                              .order_by(Upload.completed_at))
+    return [{"user_id": u.user_id, "device_id": u.device_id, "completed_at": isoformat(u.completed_at)}
+            for u in rows]
+
+
 def verify(entity, record_id):
     """A report on every blob record ``entity``/``record_id`` refers to.
 
@@ -47,7 +57,8 @@ def verify(entity, record_id):
             if item["status"] == MISMATCH:
                 item["actual_sha256"] = actual
             item.update(size=blob.size, mime=blob.mime, kind=blob.kind, uploader_id=blob.uploader_id,
-                        device_id=blob.device_id, received_at=isoformat(blob.received_at))
+                        device_id=blob.device_id, received_at=isoformat(blob.received_at),
+                        receipts=receipts(sha))
         items.append(item)
     return {"entity": entity, "id": rec.id, "version": rec.version,
             "ok": all(i["status"] == OK for i in items), "blobs": items,

@@ -9,7 +9,6 @@ JPEG decoding scale.
 """
 import io
 import struct
-import warnings
 from datetime import datetime
 
 from server.errors import TooLarge, UnsupportedMedia
@@ -73,15 +72,19 @@ def check_kind(mime, kind):
 # --------------------------------------------------------------------------- photos
 
 def _open_image(fileobj, max_pixels):
+    """Open (header only) and refuse decompression bombs before any pixel is decoded.
+
+    Pillow itself refuses beyond twice ``Image.MAX_IMAGE_PIXELS`` (DecompressionBombError);
+    ``max_pixels`` (``MAX_IMAGE_PIXELS`` in our config) is checked here, per call, without
+    touching Pillow's process-wide setting or the (thread-unsafe) warnings filters.
+    """
     from PIL import Image
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            im = Image.open(fileobj)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise TooLarge(f"图片像素过多，超过上限 {max_pixels} 像素，已拒收。", limit=max_pixels) from None
-        except Exception:
-            raise UnsupportedMedia("图片文件已损坏或无法识别。") from None
+    try:
+        im = Image.open(fileobj)
+    except Image.DecompressionBombError:
+        raise TooLarge(f"图片像素过多，超过上限 {max_pixels} 像素，已拒收。", limit=max_pixels) from None
+    except Exception:
+        raise UnsupportedMedia("图片文件已损坏或无法识别。") from None
     w, h = im.size
     if w * h > max_pixels:
         raise TooLarge(f"图片像素过多（{w}×{h}），超过上限 {max_pixels} 像素，已拒收。", limit=max_pixels)
@@ -276,18 +279,32 @@ def _mp4_boxes(f, start, end):
 
 
 def _mp4_duration(f):
+    """mvhd's duration; for fragmented MP4 (Safari's MediaRecorder writes duration 0 there)
+    mvex/mehd's, else None (unknown)."""
     end = f.seek(0, 2)
     for typ, start, stop in _mp4_boxes(f, 0, end):
-        if typ == b"moov":
-            for t2, s2, e2 in _mp4_boxes(f, start, stop):
-                if t2 == b"mvhd":
-                    f.seek(s2)
-                    version = f.read(4)[0]
-                    if version == 1:
-                        _, _, scale, duration = struct.unpack(">QQIQ", f.read(28))
-                    else:
-                        _, _, scale, duration = struct.unpack(">IIII", f.read(16))
-                    return duration / scale if scale else None
+        if typ != b"moov":
+            continue
+        scale = duration = fragment = None
+        for t2, s2, e2 in _mp4_boxes(f, start, stop):
+            if t2 == b"mvhd":
+                f.seek(s2)
+                version = f.read(4)[0]
+                if version == 1:
+                    _, _, scale, duration = struct.unpack(">QQIQ", f.read(28))
+                else:
+                    _, _, scale, duration = struct.unpack(">IIII", f.read(16))
+            elif t2 == b"mvex":
+                for t3, s3, e3 in _mp4_boxes(f, s2, e2):
+                    if t3 == b"mehd":
+                        f.seek(s3)
+                        version = f.read(4)[0]
+                        fragment = struct.unpack(">Q" if version == 1 else ">I", f.read(8 if version == 1 else 4))[0]
+        if not scale:
+            return None
+        if duration:
+            return duration / scale
+        return fragment / scale if fragment else None
     return None
 
 

@@ -53,6 +53,7 @@ class Upload(db.Model):
     user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False, index=True)
     device_id = db.Column(db.String(64))
     length = db.Column(db.BigInteger, nullable=False)
+    # As last recorded (creation, cleanup, finish); while open, the part file's size is the offset.
     offset = db.Column(db.BigInteger, nullable=False, default=0)
     sha256 = db.Column(db.String(64), nullable=False, index=True)  # declared by the client
     kind = db.Column(db.String(20), nullable=False)
@@ -62,5 +63,6 @@ class Upload(db.Model):
     state = db.Column(db.String(10), nullable=False, default="open", index=True)  # open | done
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # At least this; a later chunk moves the real expiry on (part file mtime + UPLOAD_EXPIRES).
     expires_at = db.Column(db.DateTime, nullable=False, index=True)
     completed_at = db.Column(db.DateTime)

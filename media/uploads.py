@@ -211,6 +211,11 @@ def append(upload, offset, stream, content_length=None, checksum=None):
         if offset != current:
             raise Conflict(f"Upload-Offset {offset} 与服务器已收到的 {current} 字节不一致。", offset=current)
         hasher = CHECKSUM_ALGORITHMS[checksum[0]]() if checksum else None
+        # A whole file in one PATCH (tus-js-client's default) is hashed as it streams in,
+        # instead of being read back from disk at the end.
+        whole = None
+        if offset == 0:
+            whole = hasher if checksum and checksum[0] == "sha256" else hashlib.sha256()
         f.seek(offset)
         received, disconnected = 0, False
         try:
@@ -229,6 +234,8 @@ def append(upload, offset, stream, content_length=None, checksum=None):
                 f.write(buf)
                 if hasher:
                     hasher.update(buf)
+                if whole is not None and whole is not hasher:
+                    whole.update(buf)
                 received += len(buf)
         except DomainError:
             raise
@@ -242,20 +249,24 @@ def append(upload, offset, stream, content_length=None, checksum=None):
         f.flush()
         new_offset = os.fstat(f.fileno()).st_size
         if new_offset == length and not disconnected:
+            os.fsync(f.fileno())  # the blob row must never outlive its bytes in a crash
             upload = db.session.get(Upload, uid, populate_existing=True)
             upload.offset, upload.updated_at = new_offset, utcnow()
-            finish(upload)  # one commit: the offset with the blob
+            finish(upload, whole.hexdigest() if whole is not None else None)  # one commit: offset and blob
         return new_offset
 
 
-def finish(upload):
+def finish(upload, digest=None):
     """Verify the whole file against the declared SHA-256 and store it once.
 
     A mismatch or an unacceptable file (415, 413) removes the upload: nothing is stored.
     """
     path = part_path(upload.id)
-    with open(path, "rb") as f:
-        actual = blobs.sha256_file(f)
+    if digest is not None:
+        actual = digest
+    else:
+        with open(path, "rb") as f:
+            actual = blobs.sha256_file(f)
     if actual != upload.sha256:
         _discard(upload)
         raise ChecksumMismatch("整个文件的 SHA-256 与上传时声明的不符，文件未保存，请重新上传。",

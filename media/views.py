@@ -9,13 +9,10 @@
 | ``DELETE /api/v1/uploads/<id>`` | tus termination |
 | ``GET /api/v1/blobs/<sha256>[?variant=thumb|preview]`` | bytes, with Range, ETag, caching |
 | ``GET /api/v1/blobs/<sha256>/meta`` | what is known of a blob, and signed URLs for ``<img src>`` |
+| ``POST /api/v1/blobs/urls`` | signed URLs for many blobs at once (console galleries) |
 | ``POST /api/v1/blobs/status`` | which of these hashes (or of a record's blobs) are present / pending |
 | ``GET /api/v1/evidence/verify?entity=&id=`` | supervisors: re-hash a record's evidence |
 """
-import hashlib
-import hmac
-import time
-
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema, fields, validate, validates_schema, ValidationError
 from werkzeug.http import http_date
@@ -23,9 +20,12 @@ from werkzeug.wrappers import Response
 from werkzeug.wsgi import FileWrapper
 
 from server.auth.decorators import current_principal, require_auth
-from server.errors import BadRequest, DomainError, Forbidden, NotFound, UnsupportedMedia
+from server.errors import BadRequest, DomainError, Forbidden, NotFound, TooLarge, UnsupportedMedia
+
+from server.extensions import db
 
 from . import blobs, evidence, uploads
+from .models import Blob
 
 uploads_bp = Blueprint("media_uploads", __name__, url_prefix="/api/v1/uploads")
 blobs_bp = Blueprint("media_blobs", __name__, url_prefix="/api/v1")
@@ -126,6 +126,23 @@ def head(upload_id):
     return resp
 
 
+def _body_stream():
+    """The request body, to be read in large pieces.
+
+    gunicorn's ``wsgi.input`` (``gunicorn.http.body.Body``) assembles every read, however
+    large, from 1 KiB reads of its inner reader, re-buffering each; measured here that is a
+    third of an upload's CPU. Its inner reader (``LengthReader`` / ``ChunkedReader``)
+    returns large pieces directly, so it is used when nothing has been read from the body
+    yet. Size limits are enforced by ``uploads.append`` (the declared Upload-Length).
+    """
+    raw = request.environ.get("wsgi.input")
+    reader, buf = getattr(raw, "reader", None), getattr(raw, "buf", None)
+    if (type(raw).__module__.startswith("gunicorn.") and hasattr(reader, "read")
+            and hasattr(buf, "tell") and buf.tell() == 0):
+        return reader
+    return request.stream
+
+
 @uploads_bp.route("/<upload_id>", methods=["PATCH"])
 @require_auth()
 def patch(upload_id):
@@ -134,8 +151,11 @@ def patch(upload_id):
     offset = _int_header("Upload-Offset")
     checksum = uploads.parse_checksum(request.headers.get("Upload-Checksum"))
     upload = uploads.get(upload_id, g.user)
+    if request.content_length is not None and request.content_length > current_app.config["MAX_UPLOAD_BYTES"]:
+        limit = current_app.config["MAX_UPLOAD_BYTES"]
+        raise TooLarge(f"请求体超过单个文件上限 {limit} 字节。", limit=limit)
     request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]  # chunks may exceed MAX_BODY_BYTES
-    uploads.append(upload, offset, request.stream, request.content_length, checksum)
+    uploads.append(upload, offset, _body_stream(), request.content_length, checksum)
     upload = uploads.get(upload_id, g.user)
     return _state_headers(Response(status=204), upload)
 
@@ -159,23 +179,11 @@ def method_override(upload_id):
 
 # --------------------------------------------------------------------------- blobs
 
-def _signature(sha256, variant, exp):
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"blob|{sha256}|{variant or ''}|{exp}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def signed_url(sha256, variant=None, ttl=None):
-    """A URL that fetches the blob without an Authorization header (for ``<img src>``)."""
-    exp = int(time.time()) + (ttl or current_app.config["BLOB_URL_TTL"])
-    q = f"variant={variant}&" if variant else ""
-    return f"/api/v1/blobs/{sha256}?{q}exp={exp}&sig={_signature(sha256, variant, exp)}"
-
-
 def _signed_ok(sha256, variant):
     sig, exp = request.args.get("sig"), request.args.get("exp", "")
     if not sig:
         return False
-    if not exp.isdigit() or int(exp) < time.time() or not hmac.compare_digest(sig, _signature(sha256, variant, exp)):
+    if not blobs.signature_ok(sha256, variant, exp, sig):
         raise Forbidden("文件链接已过期或无效，请刷新页面。")
     return True
 
@@ -223,10 +231,30 @@ def blob_meta(sha256):
         raise Forbidden("您无权查看此文件。")
     blob = blobs.get_blob(sha256)
     body = blob.to_dict()
-    body["urls"] = {"original": signed_url(sha256)}
-    if blob.mime.startswith("image/"):
-        body["urls"].update(thumb=signed_url(sha256, "thumb"), preview=signed_url(sha256, "preview"))
+    body["urls"] = blobs.signed_urls(blob)
     return jsonify(body)
+
+
+class UrlsSchema(Schema):
+    hashes = fields.List(fields.String(), required=True, validate=validate.Length(1, 500))
+
+
+@blobs_bp.post("/blobs/urls")
+@require_auth()
+def blob_urls():
+    """Signed URLs (original, thumb, preview) for ``<img src>``, for the blobs the caller may
+    fetch; others are left out, pending ones are listed as pending."""
+    hashes = UrlsSchema().load(request.get_json(silent=True) or {})["hashes"]
+    out, pending = {}, []
+    for sha in dict.fromkeys(h for h in hashes if blobs.valid_sha256(h)):
+        if not blobs.can_access(g.user, sha):
+            continue
+        blob = db.session.get(Blob, sha)
+        if blob is None:
+            pending.append(sha)
+        else:
+            out[sha] = blobs.signed_urls(blob)
+    return jsonify({"urls": out, "pending": pending})
 
 
 class StatusSchema(Schema):

@@ -194,4 +194,4 @@ def law_library(app, _law_source):
     return library.apply(_law_source)
 
 # ---- media fixtures (issue #4) ----
-from tests.media_fixtures import backend, big_photo, live_server, moto_s3  # noqa: E402,F401
+from tests.media_fixtures import backend, big_photo, gunicorn_server, live_server, moto_s3  # noqa: E402,F401

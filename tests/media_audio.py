@@ -87,6 +87,14 @@ def m4a(seconds=5.0, scale=44100):
     return ftyp + mdat + _box(b"moov", mvhd)  # moov after mdat, as phones often write it
 
 
+def fragmented_mp4(seconds=4.5, scale=48000):
+    """As Safari's MediaRecorder writes it: mvhd duration 0, the length in mvex/mehd."""
+    ftyp = _box(b"ftyp", b"iso5" + struct.pack(">I", 512) + b"iso5iso6mp41")
+    mvhd = _box(b"mvhd", b"\0\0\0\0" + struct.pack(">IIII", 0, 0, scale, 0) + b"\0" * 80)
+    mvex = _box(b"mvex", _box(b"mehd", b"\0\0\0\0" + struct.pack(">I", int(seconds * scale))))
+    return ftyp + _box(b"moov", mvhd + mvex) + _box(b"moof", b"\0" * 16) + _box(b"mdat", b"\0" * 64)
+
+
 def adts(frames=43, rate_index=4):
     out = b""
     payload = b"\x21\x00\x49\x90\x02\x19\x00\x23\x80"

@@ -33,6 +33,40 @@ def live_server(_app):
 
 
 @pytest.fixture(scope="session")
+def gunicorn_server(_app, tmp_path_factory):
+    """The app under gunicorn (gthread), as in production, in its own process; yields
+    (base URL, blob folder). Same database and Redis as the tests; local blob store."""
+    from pathlib import Path
+    import requests
+    root = tmp_path_factory.mktemp("gunicorn")
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=os.environ.get("DATABASE_URL") or _app.config["SQLALCHEMY_DATABASE_URI"],
+               STORAGE_URL=f"file://{root / 'blobs'}", UPLOAD_TMP_DIR=str(root / "uploads"))
+    exe = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    proc = subprocess.Popen([exe, "-w", "1", "-k", "gthread", "--threads", "4", "-b", f"127.0.0.1:{port}",
+                             "--log-level", "warning", "wsgi:app"],
+                            cwd=str(Path(__file__).resolve().parent.parent), env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("gunicorn did not start")
+        time.sleep(0.2)
+    yield base, str(root / "blobs")
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
 def moto_s3():
     """moto's S3-speaking server as a separate process on loopback; yields its endpoint."""
     port = _free_port()

@@ -137,6 +137,14 @@ def test_signed_urls_from_meta_work_without_a_header_and_expire(backend, client,
     assert_problem(client.get(meta["urls"]["original"].replace("sig=", "sig=0")), 403)
     assert_problem(client.get(meta["urls"]["thumb"].replace("variant=thumb", "variant=preview")), 403)
     assert_problem(client.get(f"/api/v1/blobs/{sha(data)}/meta", headers=auth.headers("xinxi")), 403)
+    # Many at once (a console gallery): only what the caller may fetch; pending ones named.
+    never = sha(b"never sent")
+    r = client.post("/api/v1/blobs/urls", json={"hashes": [sha(data), never]}, headers=h).get_json()
+    assert set(r["urls"]) == {sha(data)} and r["pending"] == []
+    assert client.get(r["urls"][sha(data)]["thumb"]).status_code == 200
+    r = client.post("/api/v1/blobs/urls", json={"hashes": [sha(data)]}, headers=auth.headers("xinxi")).get_json()
+    assert r == {"urls": {}, "pending": []}
+    assert blobs.signed_url(sha(data), "preview").startswith(f"/api/v1/blobs/{sha(data)}?variant=preview&exp=")
 
 
 def test_a_record_syncs_before_its_photo_and_shows_it_pending(backend, client, auth, device):
@@ -183,6 +191,7 @@ def test_evidence_verify_detects_tampering_and_loss(backend, client, auth, devic
     assert report["ok"] is True and [b["status"] for b in report["blobs"]] == ["ok", "ok"]
     first = report["blobs"][0]
     assert first["uploader_id"] is not None and first["device_id"] and first["received_at"].endswith("Z")
+    assert [r["device_id"] for r in first["receipts"]] == [first["device_id"]]
     assert_problem(client.get(url, headers=auth.headers("zhifa1")), 403)  # supervisors only
     assert_problem(client.get(url, headers=auth.headers("wangge")), 403)
 
@@ -205,7 +214,7 @@ def test_evidence_verify_detects_tampering_and_loss(backend, client, auth, devic
 
 @pytest.mark.parametrize("name,mime,seconds", [
     ("wav", "audio/wav", 2.0), ("ogg_opus", "audio/ogg", 3.0), ("webm", "audio/webm", 2.98),
-    ("m4a", "audio/mp4", 5.0), ("adts", "audio/aac", 0.998)])
+    ("m4a", "audio/mp4", 5.0), ("fragmented_mp4", "audio/mp4", 4.5), ("adts", "audio/aac", 0.998)])
 def test_voice_formats_are_recognised_by_their_bytes_with_duration(name, mime, seconds):
     data = getattr(media_audio, name)()
     assert inspect.sniff(data[:64]) == mime
@@ -257,3 +266,25 @@ def test_store_bytes_stores_once_and_signals_after_commit(backend, app):
         assert db.session.get(Blob, sha(pdf)).mime == "application/pdf"
     finally:
         blob_stored.disconnect(receiver)
+
+
+def test_blobs_committed_by_the_caller_are_announced_when_the_app_context_ends(backend, app):
+    seen = []
+    receiver = lambda sender, **kw: seen.append(kw["sha256"])  # noqa: E731
+    blob_stored.connect(receiver)
+    try:
+        with app.app_context():  # a job or a request of its own
+            blobs.store_bytes(b"%PDF-1.4\n% document\n", kind="derived", commit=False)
+            db.session.commit()
+            assert seen == []
+        assert seen == [sha(b"%PDF-1.4\n% document\n")]
+    finally:
+        blob_stored.disconnect(receiver)
+
+
+def test_photos_over_the_configured_pixel_limit_are_413_with_the_limit(app, backend, client, auth):
+    app.config["MAX_IMAGE_PIXELS"] = 10_000
+    data = make_photo(200, 100)
+    body = assert_problem(upload(client, auth.headers("wangge"), data), 413)
+    assert body["limit"] == 10_000
+    assert db.session.get(Blob, sha(data)) is None and not backend.exists(sha(data))

@@ -349,3 +349,28 @@ def test_a_cut_off_jpeg_is_stored_as_sent_but_its_thumbnail_is_415(app, client, 
                                               "Content-Type": "application/offset+octet-stream"})
     assert r.status_code == 204  # evidence is kept byte for byte, as it came
     assert_problem(client.get(f"/api/v1/blobs/{sha(data)}?variant=thumb", headers=h), 415)
+
+
+def test_under_gunicorn_whole_file_chunked_and_interrupted_uploads_all_arrive_intact(gunicorn_server, auth,
+                                                                                      big_photo):
+    """gunicorn's request body is read through its inner reader (see views._body_stream)."""
+    from media.storage import LocalStore
+    base, blob_dir = gunicorn_server
+    store, headers = LocalStore(blob_dir), auth.headers("wangge")
+    whole = make_photo(1200, 900, noise=True)
+    uploader(base, headers, whole, chunk_size=len(whole)).upload()
+    small_chunks = make_photo(1000, 800, noise=True)
+    uploader(base, headers, small_chunks, chunk_size=100_000).upload()
+    first = uploader(base, headers, big_photo, chunk_size=300_000)
+    first.upload_chunk()
+    _patch_and_drop(base, urlparse(first.url).path, headers, big_photo, 300_000, 700_000)
+    assert _offset(first.url, headers, 1_000_000) == 1_000_000
+    uploader(base, headers, big_photo, url=first.url, chunk_size=len(big_photo)).upload()
+    for data in (whole, small_chunks, big_photo):
+        with store.open(sha(data)) as f:
+            assert f.read() == data
+        assert fresh(Blob, sha(data)).size == len(data)
+    bad = uploader(base, headers, whole + b"x", declared=sha(whole))
+    with pytest.raises(TusUploadFailed) as e:
+        bad.upload()
+    assert e.value.status_code == 460
