@@ -5,10 +5,10 @@ Thin: parse with marshmallow, call ``loops.review`` / ``loops.audit`` / ``loops.
 from flask import Blueprint, g, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from server.api.pagination import paginate
+from server.api.pagination import page_args
 from server.auth.decorators import require_auth
 from server.clock import utcnow
-from server.errors import BadRequest, Invalid
+from server.errors import BadRequest, Forbidden, Invalid, NotFound
 from server.http import json_body
 
 from . import audit, review, stats
@@ -57,7 +57,8 @@ def queue():
         g.user, types=a["type"], statuses=a["status"], overdue=a["overdue"], levels=a["risk_level"],
         enterprise_id=a["enterprise_id"], jurisdiction=a["jurisdiction"], date_from=_naive(a["date_from"]),
         date_to=_naive(a["date_to"]), sort=a["sort"], now=now)
-    return paginate(stmt, lambda r: review.summary(r, now), default_per_page=20, max_per_page=200)
+    page_no, per_page = page_args(default_per_page=20, max_per_page=200)
+    return review.page(stmt, page_no, per_page, lambda r: review.summary(r, now))
 
 
 @bp.get("/review/items/<entity>/<record_id>")
@@ -102,18 +103,32 @@ def action(entity, record_id, action):
     return review.detail(g.user, entity, rec.id)
 
 
+def _may_read_audit(entity, record_id):
+    """A case's chain is readable by whoever may see the case; chains of things that are not
+    synced records (documents of a case are appended to the case's chain) by supervisors."""
+    if entity in review.CASES:
+        review.get_case(g.user, entity, record_id)
+        return
+    from sync import engine, scope
+    rec = engine.get_record(entity, record_id)
+    if rec is not None:
+        if not scope.can_see(g.user, rec):
+            raise NotFound("没有这条记录，或不在您的可见范围内。")
+    elif g.user.role not in SUPERVISORS:
+        raise Forbidden("只有审核人员可以查看该审计链。")
+
+
 @bp.get("/audit/<entity>/<record_id>/verify")
 @require_auth()
 def verify(entity, record_id):
-    review.get_case(g.user, entity, record_id) if entity in review.CASES else None
+    _may_read_audit(entity, record_id)
     return audit.verify(entity, record_id)
 
 
 @bp.get("/audit/<entity>/<record_id>")
 @require_auth()
 def history(entity, record_id):
-    if entity in review.CASES:
-        review.get_case(g.user, entity, record_id)
+    _may_read_audit(entity, record_id)
     return {"entries": [e.to_dict() for e in audit.entries(entity, record_id)]}
 
 

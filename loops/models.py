@@ -43,5 +43,8 @@ class AuditHead(db.Model):
 
 
 # The review queue's sorts and filters over sync_records (hazards and inspections).
-db.Index("ix_sync_records_entity_created", SyncRecord.entity, SyncRecord.created_at)
-db.Index("ix_sync_records_entity_status_created", SyncRecord.entity, SyncRecord.status, SyncRecord.created_at)
+# On PostgreSQL the review index also carries every column the queue filters or sorts on,
+# so counting and choosing a page are index-only scans (the page's rows are read after).
+db.Index("ix_sync_records_review", SyncRecord.entity, SyncRecord.status, SyncRecord.jurisdiction_code,
+         SyncRecord.created_at,
+         postgresql_include=["deadline", "level", "enterprise_id", "deleted", "updated_at", "id"])

@@ -23,9 +23,10 @@ def _parse(v):
 
 def dashboard(user, now=None, jurisdiction=None):
     now = now or utcnow()
+    from .review import code_range
     prefix = scope_prefix(jurisdiction or user.jurisdiction_code)
-    in_scope = (SyncRecord.deleted.is_(False),
-                SyncRecord.jurisdiction_code.startswith(prefix, autoescape=True))
+    lo, hi = code_range(jurisdiction or user.jurisdiction_code)
+    in_scope = (SyncRecord.deleted.is_(False), SyncRecord.jurisdiction_code.between(lo, hi))
     hazard = (SyncRecord.entity == "hazard", *in_scope)
     open_ = SyncRecord.status.notin_(CLOSED_HAZARD)
     overdue = (SyncRecord.status.in_(OPEN_HAZARD), SyncRecord.deadline < now)
