@@ -16,5 +16,10 @@ def init_app(app):
     for hook in (chain.fill_event_id, patrols.create_hazards):
         if hook not in registry.after_apply:
             registry.after_apply.append(hook)
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+    for name in ("after_commit", "after_rollback"):
+        if not event.contains(Session, name, chain.forget_pending):
+            event.listen(Session, name, chain.forget_pending)
     app.register_blueprint(views.bp)
     cli.init_app(app)

@@ -59,6 +59,11 @@ def chain_errors(ctx):
     pending["rows"].append((event_id, code, stage))
 
 
+def forget_pending(session, *args):
+    """Session hook (after commit / rollback): the unit of work is over."""
+    session.info.pop(_KEY, None)
+
+
 def fill_event_id(et, rec, ctx):
     """after_apply: a 初报 without ``event_id`` starts a new event named by its own id."""
     if et.name != ENTITY or rec.deleted or rec.data.get("event_id") is not None:

@@ -10,12 +10,18 @@ from server.extensions import db
 
 
 class Position(db.Model):
-    """One GPS fix. A re-sent backlog is idempotent on (device, device time)."""
+    """One GPS fix.
+
+    The primary key (user, device time, device) is the only index: it serves a member's
+    track for a time range, and makes a re-sent backlog idempotent (the same fix comes
+    back from the same user on the same device). No foreign keys: ingest is the hot path
+    and users and devices are never deleted (they are deactivated / revoked).
+    """
     __tablename__ = "positions"
 
-    device_pk = db.Column(db.Integer, db.ForeignKey("devices.id"), primary_key=True)
+    user_id = db.Column(db.Integer, primary_key=True, autoincrement=False)
     device_time = db.Column(db.DateTime, primary_key=True)
-    user_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
+    device_pk = db.Column(db.Integer, primary_key=True, autoincrement=False)
     lat = db.Column(db.Float, nullable=False)
     lon = db.Column(db.Float, nullable=False)
     accuracy = db.Column(db.REAL)
@@ -23,8 +29,6 @@ class Position(db.Model):
     heading = db.Column(db.REAL)
     battery = db.Column(db.SmallInteger)
     received_at = db.Column(db.DateTime, nullable=False)
-
-    __table_args__ = (db.Index("ix_positions_user_time", "user_id", "device_time"),)
 
 
 class LatestPosition(db.Model):
