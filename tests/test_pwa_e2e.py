@@ -419,7 +419,9 @@ def test_inspector_checklist_evidence_findings_submit(context, live, client, aut
     page.check(".check-item[data-code=A2] input[value=不合格]")
     shot(page, "inspection")
     page.click("text=完成并提交")
-    pt.wait_synced(page)
+    page.wait_for_selector("p.muted:has-text('已提交')")  # queued locally (then synced)
+    status = pt.wait_synced(page)
+    assert not status["rejected"], status["rejected"]
     rec = next(r for r in records("inspection") if r.id == rid)
     assert rec.data["status"] == "submitted", rec.data
     items = {i["code"]: i for i in rec.data["items"]}
