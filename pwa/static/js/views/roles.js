@@ -114,7 +114,7 @@ export async function patrol(root, _p, _q, ctx) {
         title: `${ctx.user.display_name || ctx.user.username}的巡查`, track: loc ? [[loc.lat, loc.lon, Math.round(Date.now() / 1000), loc.accuracy]] : [], checkins: [] });
       ctx.rerender();
     } }, "开始巡查"),
-    h("a", { class: "btn", href: "#/hazard/new?source=patrol" }, "隐患随手拍")),
+    h("a", { class: "btn", href: active ? `#/hazard/new?source=patrol&source_id=${active.id}` : "#/hazard/new" }, "隐患随手拍")),
   active ? h("section", { class: "card" }, h("h3", {}, "点位打卡"), points.length ? points.map((p) => h("div", { class: "item" },
     h("span", { class: `dot ${LEVEL_CLASS[p.data.risk_level] || ""}` }), h("span", { class: "t" }, p.data.name),
     h("button", { class: "btn small", type: "button", "data-action": "checkin", "data-point": p.id, onclick: async () => {
