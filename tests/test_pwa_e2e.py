@@ -447,7 +447,7 @@ def test_grid_member_patrol_with_checkin(context, live, client, auth):
     page.click("[data-action=start-patrol]")
     page.wait_for_selector("[data-action=stop-patrol]")
     page.click(f"[data-action=checkin][data-point='{point}']")
-    page.wait_for_function("document.querySelector('#patrol-info').textContent.includes('打卡 1 次')")
+    page.wait_for_function("(document.querySelector('#patrol-info') || {textContent: ''}).textContent.includes('打卡 1 次')")
     shot(page, "patrol")
     page.click("[data-action=stop-patrol]")
     page.wait_for_selector("[data-action=start-patrol]")
