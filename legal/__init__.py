@@ -11,11 +11,13 @@ Modules, one job each:
 * ``numbering``  文号 per authority, kind and year, without gaps or repeats
 * ``documents``  draft, edit, legal review, sign, issue
 * ``render``     PDF (reportlab, embedded WenQuanYi font) and DOCX (python-docx)
+* ``synced``     issued documents as a read-only synced entity for the inspectors' phones
 * ``api``        the HTTP views; ``cli`` the ``flask laws`` commands
 """
 
 
 def init_app(app):
-    from . import api, cli, models  # noqa: F401  (models: register tables for Alembic)
+    from . import api, cli, models, synced  # noqa: F401  (models: register tables for Alembic)
+    synced.register()
     app.register_blueprint(api.bp)
     cli.init_app(app)

@@ -53,13 +53,25 @@ def _record_audit(document, action, user):
     """
 
 
-def _sync_to_device(document, user):
-    """Hand an issued document to the inspectors' devices.
+def _waiting(document, user, *, legal_review=False):
+    """A document now waits for a supervisor: 法制审核, or 签批. Push is a nudge; the console lists it too."""
+    from push.delivery import message
+    from push.triggers import notify_supervisors_after_commit
+    exclude = {user.id}
+    if not legal_review and document.legal_reviewed_by:
+        exclude.add(document.legal_reviewed_by)  # who reviewed may not also sign
+    party = (document.fields.get("party") or {}).get("name") or ""
+    notify_supervisors_after_commit(document.jurisdiction_code, message(
+        "signature_needed", "文书待法制审核" if legal_review else "文书待签批",
+        f"{KINDS[document.kind].name} {party}".strip(), f"/console/#/documents/{document.id}",
+        tag=f"document-{document.id}"), exclude)
 
-    Does nothing yet: the integrator wires it to ``sync.engine.server_write`` (branch
-    ``sync``) for the document's case. Until then devices read it from
-    ``GET /api/v1/documents?case_id=…``.
-    """
+
+def _sync_to_device(document, user):
+    """Hand an issued document to the devices (a read-only synced ``document`` record)."""
+    from sync.engine import server_write
+    from .synced import record_for
+    server_write(user, "document", document.id, record_for(document, KINDS[document.kind].name), create=True)
 
 
 # ---- reading ----------------------------------------------------------------------------
@@ -222,6 +234,8 @@ def draft(user, *, kind, case_entity, case_id, inspectors, enterprise_id=None, p
     db.session.add(doc)
     db.session.flush()
     _record_audit(doc, "draft", user)
+    if not doc.major:
+        _waiting(doc, user)
     db.session.commit()
     return doc
 
@@ -287,6 +301,10 @@ def legal_review(doc, user, action, opinion=None) -> EnforcementDocument:
         raise Invalid("action 只能是 submit、approve 或 return。")
     doc.updated_at = utcnow()
     _record_audit(doc, f"legal_review_{action}", user)
+    if action == "submit":
+        _waiting(doc, user, legal_review=True)
+    elif action == "approve":
+        _waiting(doc, user)
     db.session.commit()
     return doc
 

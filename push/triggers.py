@@ -6,6 +6,7 @@
 | an inspection ``returned``; a hazard ``rejected`` or sent back to ``rectifying`` | its reporter / assignee | case_returned |
 | an inspection ``approved``; a hazard ``closed`` | its reporter | case_approved |
 | a hazard's ``escalations`` grew (overdue 处置单) | the assignee and the supervisors escalated to | overdue |
+| a document drafted, sent to 法制审核 or passed it (called by legal) | supervisors above | signature_needed |
 
 Nobody is told about their own action. Notifications are queued when the transaction
 commits (``after_commit``), so a rolled-back change never announces anything.
@@ -90,6 +91,21 @@ def on_applied(entity_type, rec, ctx):
         elif status == "approved":
             _later(session, others([rec.owner_id]), delivery.message(
                 "case_approved", "执法检查已审核通过", _name(rec), url, tag=f"inspection-{rec.id}"))
+
+
+def supervisors_covering(jurisdiction_code, exclude=()):
+    """Ids of the active supervisors whose jurisdiction covers ``jurisdiction_code`` (the command above)."""
+    from server.models import User
+    from server.models.jurisdiction import covers
+    if not jurisdiction_code:
+        return set()
+    rows = User.query.filter_by(role="supervisor", active=True).all()
+    return {u.id for u in rows if covers(u.jurisdiction_code, jurisdiction_code) and u.id not in set(exclude)}
+
+
+def notify_supervisors_after_commit(jurisdiction_code, msg, exclude=()):
+    """Tell the supervisors above ``jurisdiction_code`` (documents waiting, serious detections)."""
+    notify_after_commit(supervisors_covering(jurisdiction_code, exclude), msg)
 
 
 def notify_after_commit(user_ids, msg):

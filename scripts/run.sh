@@ -8,6 +8,7 @@ export FLASK_APP=wsgi YOLO_OFFLINE=1
 PORT=${PORT:-8000}
 .venv/bin/flask db upgrade heads
 .venv/bin/flask demo seed --if-empty
+.venv/bin/flask laws import   # the law library from the installed package; a no-op when current
 .venv/bin/flask worker &
 worker=$!
 trap 'kill $worker 2>/dev/null' EXIT

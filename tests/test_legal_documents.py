@@ -290,3 +290,20 @@ def test_rendered_page_turns_into_an_image(client, auth, legal_env, tmp_path):
     assert page.size[0] > 400 and page.size[1] > 600
     dark = sum(1 for px in page.getdata() if px < 128)
     assert dark > 2000  # text was drawn (a blank page or missing glyph boxes only would not reach this)
+
+
+def test_issued_document_reaches_the_inspectors_phone_and_phones_cannot_write_it(client, auth, legal_env, device):
+    phone = device("zhifa1")
+    doc = _draft(client, auth, "rectification_order")
+    assert [c for c in phone.pull_all() if c["entity"] == "document"] == []  # a draft stays on the server
+    issued = _issue(client, auth, doc["id"])
+    [change] = [c for c in phone.pull_all() if c["entity"] == "document"]
+    assert change["id"] == doc["id"] and change["data"]["number"] == issued["number"]
+    assert change["data"]["status"] == "issued" and change["data"]["pdf_sha256"] == issued["pdf_sha256"]
+    pdf = client.get(change["data"]["pdf_url"], headers=phone.headers)
+    assert pdf.status_code == 200 and hashlib.sha256(pdf.data).hexdigest() == change["data"]["pdf_sha256"]
+    forged = dict(change["data"], number="平应急责改〔2026〕999号")
+    [result] = phone.push(phone.op("document", doc["id"], base_version=change["version"], data=forged))["results"]
+    assert result["status"] == "rejected" and "服务器签发" in result["errors"]["entity"][0]
+    [result] = phone.push(phone.op("document", None, data=forged))["results"]
+    assert result["status"] == "rejected"

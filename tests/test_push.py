@@ -146,3 +146,27 @@ def test_only_supervisors_issue_warnings_and_only_in_their_area(client, auth, de
     bad = {**body, "level": "purple", "valid_until": "soon"}
     errors = assert_problem(client.post("/api/v1/push/warnings", json=bad, headers=auth.headers("zhuren")), 422)["errors"]
     assert set(errors) == {"level", "valid_until"}
+
+
+def test_document_waiting_for_signature_tells_the_supervisors_above(client, auth, demo, push_service, law_library):
+    from tests.test_legal_documents import _draft, _post
+    zhuren = subscribe(client, auth, push_service, "zhuren")
+    subscribe(client, auth, push_service, "fazhi")
+    subscribe(client, auth, push_service, "zhifa2")  # an inspector is not asked to sign
+    doc = _draft(client, auth, "rectification_order")
+    run_push_worker()
+    got = sorted(m["name"] for m in push_service.received)
+    assert got == ["fazhi", "zhuren"], got
+    payload = push_service.received[0]["payload"]
+    assert payload["kind"] == "signature_needed" and payload["title"] == "文书待签批"
+    assert payload["url"] == f"/console/#/documents/{doc['id']}"
+    # 法制审核 passed by fazhi: only the other supervisor is asked to sign.
+    push_service.received.clear()
+    major = _draft(client, auth, "penalty_decision", case_id="insp-2", penalty="罚款人民币三万元")
+    assert _post(client, auth, major["id"], "legal-review", "zhifa1", action="submit").status_code == 200
+    run_push_worker()
+    assert {m["payload"]["title"] for m in push_service.received} == {"文书待法制审核"}
+    push_service.received.clear()
+    assert _post(client, auth, major["id"], "legal-review", "fazhi", action="approve").status_code == 200
+    run_push_worker()
+    assert [m["name"] for m in push_service.received] == ["zhuren"] and zhuren
