@@ -151,8 +151,12 @@ export async function detail(root, parts, _q, ctx, entity) {
       h("a", { class: "btn small", href: `#/disaster?stage=核报&after=${r.id}` }, "核报")) : null,
     r.entity === "patrol" ? h("p", {}, `轨迹 ${(d.track || []).length} 点 · 打卡 ${(d.checkins || []).length} 次${d.distance_m != null ? ` · 里程 ${Math.round(d.distance_m)} 米` : ""}`) : null,
     r.entity === "field_report" ? h("p", {}, `${d.report_type || ""} · ${d.urgency || ""}`) : null,
+    r.entity === "document" ? h("dl", { class: "kv" }, h("dt", {}, "文号"), h("dd", {}, d.number || "—"),
+      h("dt", {}, "当事人"), h("dd", {}, d.party_name || "—"), h("dt", {}, "签发"), h("dd", {}, fmtTime(d.issued_at)),
+      h("dt", {}, "期限"), h("dd", {}, d.deadline ? fmtTime(d.deadline) : "—"),
+      h("dt", {}, "文件指纹"), h("dd", { class: "mono" }, (d.pdf_sha256 || "").slice(0, 16))) : null,
     (d.detections || []).length ? h("div", {}, h("h3", {}, "系统识别"), d.detections.map((x) => h("p", {}, `${x.label || x.class || x.name} ${x.confidence != null ? (x.confidence * 100).toFixed(0) + "%" : ""}`))) : null,
     (d.suggested_findings || []).length ? h("div", {}, h("h3", {}, "建议违法事实与条款"), d.suggested_findings.map((f) => h("p", {}, `${f.description || f.title || ""} ${(f.clauses || []).map((c) => c.citation || c.title || c).join("；")}`))) : null,
     d.review && d.review.comment ? h("p", {}, `审核意见：${d.review.comment}`) : null,
-    h("div", { class: "row" }, entity && entity.editable !== false ? h("a", { class: "btn", href: `#/${r.entity}/${r.id}/edit` }, "编辑") : null)));
+    h("div", { class: "row" }, entity && entity.editable !== false && r.entity !== "document" ? h("a", { class: "btn", href: `#/${r.entity}/${r.id}/edit` }, "编辑") : null)));
 }

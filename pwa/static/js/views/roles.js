@@ -38,6 +38,7 @@ export async function inspection(root, parts, _q, ctx) {
   };
   const suggestions = [...(d.suggested_findings || [])];
   for (const hz of await outbox.list("hazard")) if (hz.data.source === "inspection" && hz.data.source_id === id) suggestions.push(...(hz.data.suggested_findings || []));
+  const documents = (await outbox.list("document")).filter((x) => x.data.case_id === id);
   const findingDesc = h("textarea", { rows: 2, placeholder: "违法事实" });
   const findingMedia = { photos: [] };
   const fw = mediaWidget(findingMedia, { fields: ["photos"] });
@@ -66,6 +67,7 @@ export async function inspection(root, parts, _q, ctx) {
         d.findings.push({ id: crypto.randomUUID(), description: s.description || s.title, evidence: s.evidence || [], clauses: s.clauses || [], hazard_code: s.hazard_code || null });
         await save(); ctx.rerender();
       } }, "采纳") : null))) : null,
+  documents.length ? h("section", { class: "card" }, h("h3", {}, "已签发文书"), documents.map(recordRow)) : null,
   editable ? h("div", { class: "row" },
     h("button", { class: "btn", type: "button", "data-action": "save", onclick: async () => { await save(); toast("已保存"); } }, "保存"),
     h("button", { class: "btn primary", type: "button", onclick: async () => {

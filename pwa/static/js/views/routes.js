@@ -57,6 +57,8 @@ export const routes = {
   inspection: roles.inspection,
   patrol: live(async (root, parts, q, ctx) => (parts[0] ? common.detail(root, parts, q, ctx, { editable: false }) : roles.patrol(root, parts, q, ctx))),
   rescue: live(roles.rescue),
+  // Issued 执法文书 arrive read-only through the sync (legal/synced.py).
+  document: live((root, parts, q, ctx) => common.detail(root, parts, q, ctx, { editable: false })),
   warning: live(roles.warning),
   warnings: live(roles.warning), // push payloads say /#/warnings/<id> (push/warnings.py)
   fix: async (root, parts, _q, ctx) => {
