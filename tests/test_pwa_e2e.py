@@ -402,7 +402,7 @@ def test_inspector_checklist_evidence_findings_submit(context, live, client, aut
     page.click(f".item[data-id='{rid}']")
     page.wait_for_selector(".check-item[data-code=A1]")
     page.click("text=开始检查")
-    page.wait_for_selector(".check-item[data-code=A1]")
+    page.wait_for_selector("text=开始检查", state="detached")  # started and redrawn
     page.check(".check-item[data-code=A1] input[value=合格]")
     page.check(".check-item[data-code=A2] input[value=不合格]")
     page.click(".check-item[data-code=A2] [data-action=camera]")

@@ -45,6 +45,7 @@ export function mediaWidget(state, opts = {}) {
     const sha = await outbox.storeMedia(blob, "photo", name);
     if (!state[photoField].includes(sha)) state[photoField].push(sha);
     await refresh();
+    if (opts.onChange) await opts.onChange();
   }
 
   let cam = null;

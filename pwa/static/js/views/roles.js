@@ -28,11 +28,12 @@ export async function inspection(root, parts, _q, ctx) {
   const widgets = [];
   const itemEl = (it, i) => {
     // The widget pushes into the array it is given, so items[i].evidence stays in step.
-    const w = mediaWidget({ photos: (it.evidence = it.evidence || []) }, { fields: ["photos"] });
+    // Every change is saved at once (local first): nothing is lost if the screen is redrawn.
+    const w = mediaWidget({ photos: (it.evidence = it.evidence || []) }, { fields: ["photos"], onChange: () => save() });
     widgets.push(w);
     const res = h("div", { class: "row" }, ["合格", "不合格", "不涉及"].map((r) => h("label", { class: `check ${r === "不合格" ? "bad" : ""}` },
-      h("input", { type: "radio", name: `r${i}`, value: r, checked: it.result === r, disabled: !editable, onchange: () => { it.result = r; } }), r)));
-    const note = h("input", { placeholder: "备注", value: it.note || "", disabled: !editable, onchange: () => { it.note = note.value; } });
+      h("input", { type: "radio", name: `r${i}`, value: r, checked: it.result === r, disabled: !editable, onchange: () => { it.result = r; save(); } }), r)));
+    const note = h("input", { placeholder: "备注", value: it.note || "", disabled: !editable, onchange: () => { it.note = note.value; save(); } });
     const wrap = h("div", { class: "check-item", "data-code": it.code }, h("b", {}, `${it.code} ${it.title || ""}`), res, note, editable ? w : null);
     return wrap;
   };
