@@ -259,7 +259,9 @@ def test_rejected_op_is_shown_and_fixed(context, live):
     page.wait_for_selector(".rejected-box")
     page.fill("input[name=title]", "楼道堆放易燃物")
     page.click("[data-action=save]")
-    pt.wait_synced(page)
+    page.wait_for_selector(f"section.card[data-id='{rid}']")  # resent: queued, then synced
+    status = pt.wait_synced(page)
+    assert not status["rejected"], status["rejected"]
     page.goto("/#/sync")
     page.wait_for_selector("#rejected")
     assert page.locator("#rejected .reject").count() == 0
