@@ -109,15 +109,33 @@ def test_offline_capture_reload_and_sync_once(context, live):
     page.fill("input[name=relocated]", "35")
     page.click("[data-action=save]")
     page.wait_for_selector("section.card[data-id]")
+    # The next day's 续报, still offline, chained to the 初报 made on this phone.
+    page.click("a.btn:text('续报')")
+    page.wait_for_selector("form.record-form[data-entity=disaster_report]")
+    assert page.input_value("select[name=stage]") == "续报" and page.input_value("input[name=affected_population]") == "120"
+    page.fill("input[name=affected_population]", "150")
+    page.click("[data-action=save]")
+    page.wait_for_selector("section.card[data-id]")
 
     # A reload with no network opens the app from the service worker, with both records.
     page.evaluate("location.hash = '#/'")
     page.reload()
     page.wait_for_selector("#mine .item")
     text = page.inner_text("#mine")
-    assert "配电箱未上锁" in text and "暴雨洪涝初报" in text and "待同步" in text
-    assert page.get_attribute("#sync-pill", "data-pending") == "2"
+    assert "配电箱未上锁" in text and "暴雨洪涝初报" in text and "暴雨洪涝续报" in text and "待同步" in text
+    assert page.get_attribute("#sync-pill", "data-pending") == "3"
     shot(page, "offline-reloaded")
+
+    # The last resort: everything unsent as one file.
+    page.goto("/#/sync")
+    page.wait_for_selector("#export")
+    assert page.inner_text("#ops-waiting") == "3" and page.inner_text("#uploads-waiting") == "2"
+    with page.expect_download() as dl:
+        page.click("#export")
+    doc = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
+    assert doc["format"] == "danbing-unsent/1" and len(doc["ops"]) == 3 and len(doc["records"]) == 3
+    assert sorted(f["kind"] for f in doc["files"]) == ["photo", "voice"] and all(f["base64"] for f in doc["files"])
+    shot(page, "sync-panel-offline")
 
     assert records("hazard") == [] and records("disaster_report") == []
     context.set_offline(False)
@@ -128,8 +146,10 @@ def test_offline_capture_reload_and_sync_once(context, live):
     assert "待同步" not in page.inner_text("#mine")
     shot(page, "synced")
 
-    hazards, reports = records("hazard"), records("disaster_report")
-    assert len(hazards) == 1 and len(reports) == 1
+    hazards, reports = records("hazard"), sorted(records("disaster_report"), key=lambda r: r.data["stage"])
+    assert len(hazards) == 1 and [r.data["stage"] for r in reports] == ["初报", "续报"]
+    assert reports[1].data["event_id"] == reports[0].id == reports[0].data["event_id"]
+    assert reports[1].data["affected_population"] == 150
     h = hazards[0].data
     assert h["title"] == "配电箱未上锁" and h["risk_level"] == "橙" and h["location"]["accuracy"] > 0
     assert len(h["photos"]) == 1 and len(h["voice_notes"]) == 1
@@ -239,7 +259,9 @@ def test_rejected_op_is_shown_and_fixed(context, live):
     page.wait_for_selector(".rejected-box")
     page.fill("input[name=title]", "楼道堆放易燃物")
     page.click("[data-action=save]")
-    pt.wait_synced(page)
+    page.wait_for_selector(f"section.card[data-id='{rid}']")  # resent: queued, then synced
+    status = pt.wait_synced(page)
+    assert not status["rejected"], status["rejected"]
     page.goto("/#/sync")
     page.wait_for_selector("#rejected")
     assert page.locator("#rejected .reject").count() == 0
@@ -382,7 +404,7 @@ def test_inspector_checklist_evidence_findings_submit(context, live, client, aut
     page.click(f".item[data-id='{rid}']")
     page.wait_for_selector(".check-item[data-code=A1]")
     page.click("text=开始检查")
-    page.wait_for_selector(".check-item[data-code=A1]")
+    page.wait_for_selector("text=开始检查", state="detached")  # started and redrawn
     page.check(".check-item[data-code=A1] input[value=合格]")
     page.check(".check-item[data-code=A2] input[value=不合格]")
     page.click(".check-item[data-code=A2] [data-action=camera]")
@@ -399,7 +421,9 @@ def test_inspector_checklist_evidence_findings_submit(context, live, client, aut
     page.check(".check-item[data-code=A2] input[value=不合格]")
     shot(page, "inspection")
     page.click("text=完成并提交")
-    pt.wait_synced(page)
+    page.wait_for_selector("p.muted:has-text('已提交')")  # queued locally (then synced)
+    status = pt.wait_synced(page)
+    assert not status["rejected"], status["rejected"]
     rec = next(r for r in records("inspection") if r.id == rid)
     assert rec.data["status"] == "submitted", rec.data
     items = {i["code"]: i for i in rec.data["items"]}
@@ -425,7 +449,7 @@ def test_grid_member_patrol_with_checkin(context, live, client, auth):
     page.click("[data-action=start-patrol]")
     page.wait_for_selector("[data-action=stop-patrol]")
     page.click(f"[data-action=checkin][data-point='{point}']")
-    page.wait_for_function("document.querySelector('#patrol-info').textContent.includes('打卡 1 次')")
+    page.wait_for_function("(document.querySelector('#patrol-info') || {textContent: ''}).textContent.includes('打卡 1 次')")
     shot(page, "patrol")
     page.click("[data-action=stop-patrol]")
     page.wait_for_selector("[data-action=start-patrol]")
@@ -470,3 +494,35 @@ def test_rescuer_shares_location_offline_and_reports(context, live):
     page.wait_for_selector("#team li")
     assert "孙队员" in page.inner_text("#team")
     shot(page, "rescue")
+
+
+def test_new_shell_version_is_offered_and_taken(browser, app, demo, tmp_path, monkeypatch):
+    import shutil
+    from pwa import web
+    copy = tmp_path / "static"
+    shutil.copytree(web.STATIC, copy)
+    monkeypatch.setattr(web, "STATIC", copy)
+    monkeypatch.setattr(web, "_manifest_cache", {})
+    with pt.LiveServer(app) as live:
+        context = pt.new_context(browser, live.url)
+        page = context.new_page()
+        pt.login(page, "wangge")
+        first = page.evaluate("caches.keys()")
+        assert page.is_hidden("#update")
+        # A deploy changes one shell file: the worker's bytes change with the version.
+        css = copy / "css" / "app.css"
+        css.write_text(css.read_text() + "\n.brand{letter-spacing:1px}\n")
+        page.evaluate("navigator.serviceWorker.getRegistration().then(r => r.update())")
+        page.wait_for_selector("#update:not([hidden])", timeout=30000)
+        shot(page, "update-offered")
+        with page.expect_navigation():
+            page.click("#update-btn")
+        page.wait_for_selector("#mine")
+        for _ in range(50):
+            keys = page.evaluate("caches.keys()")
+            if len(keys) == 1 and keys != first:
+                break
+            page.wait_for_timeout(200)
+        assert len(keys) == 1 and keys != first, (first, keys)  # the old shell is deleted
+        assert "letter-spacing" in page.evaluate("fetch('/css/app.css').then(r => r.text())")
+        context.close()

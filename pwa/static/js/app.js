@@ -71,7 +71,7 @@ async function drawStatus() {
 }
 
 async function logout() {
-  outbox.stop();
+  await outbox.stop();
   await session.logout();
   location.hash = "#/login";
   await drawStatus();

@@ -135,16 +135,17 @@ export function sync(reason = "manual") {
   if (running) return running;
   running = (async () => {
     emit("status");
+    const uid = db.currentUserId();
     try {
       // Edits of records the server holds are where conflicts arise: pull first, so a
       // conflict can show the server's version that this edit meets (the push result only
       // says that a field overlapped). New records push at once.
       if ((await db.ops()).some((o) => o.state === "pending" && o.base_version != null)) await pull();
-      await pushOps();
-      await uploadMedia();
-      await flushPositions();
-      await pull();
-      await refreshTeam();
+      for (const step of [pushOps, uploadMedia, flushPositions, pull, refreshTeam]) {
+        sameUser(uid);
+        await step();
+      }
+      sameUser(uid);
       failures = 0;
       lastError = null;
       await db.metaSet("last_sync", nowIso());
@@ -158,6 +159,7 @@ export function sync(reason = "manual") {
       schedule(Math.min(300000, 5000 * 2 ** Math.min(failures - 1, 6)) * (0.8 + Math.random() * 0.4));
     } finally {
       running = null;
+      if (db.currentUserId() !== uid) { clearTimeout(timer); timer = null; }
       emit("status");
       emit("synced", { reason });
     }
@@ -165,17 +167,28 @@ export function sync(reason = "manual") {
   return running;
 }
 
+let listening = false;
 export function start() {
-  window.addEventListener("online", () => sync("online"));
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.addEventListener("message", (e) => e.data && e.data.type === "sync" && sync("background"));
+  if (!listening) {
+    listening = true;
+    window.addEventListener("online", () => sync("online"));
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.addEventListener("message", (e) => e.data && e.data.type === "sync" && sync("background"));
+    }
   }
   return sync("start");
 }
 
-export function stop() {
+/** Stop the timer and let a running sync finish (logout waits: the next user's database
+ * must never receive the previous user's sync). */
+export async function stop() {
   clearTimeout(timer);
   timer = null;
+  if (running) await running.catch(() => {});
+}
+
+function sameUser(uid) {
+  if (db.currentUserId() !== uid) throw new Error("用户已切换，同步停止");
 }
 
 async function heldRecords(all) {

@@ -16,7 +16,7 @@ export function h(tag, attrs = {}, ...children) {
 export const ROLES = { inspector: "执法人员", grid_member: "网格员", info_officer: "灾害信息员", rescuer: "救援队员",
   supervisor: "审核/指挥", admin: "管理员" };
 export const ENTITY_NAMES = { hazard: "隐患", inspection: "执法检查", patrol: "巡查", disaster_report: "灾情报告",
-  field_report: "现场回传", warning: "预警", patrol_point: "巡查点位" };
+  field_report: "现场回传", warning: "预警", patrol_point: "巡查点位", document: "执法文书" };
 export const STATUS_NAMES = { reported: "已上报", verified: "已核实", assigned: "已派单", rectifying: "整改中",
   rectified: "已整改", reinspected: "已复查", closed: "已销号", rejected: "不予核实", draft: "草稿", submitted: "已提交",
   under_review: "审核中", approved: "审核通过", returned: "已退回", documents_issued: "文书已送达",

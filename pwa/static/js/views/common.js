@@ -4,6 +4,7 @@ import { mount, h, toast, fmtTime, fmtBytes, fmtLoc, errorList, confirmBox, ROLE
 import * as outbox from "../outbox.js";
 import * as session from "../session.js";
 import { thumb } from "./media.js";
+import { INDICATORS } from "./entities.js";
 
 export async function login(root, _p, _q, ctx) {
   if (session.current()) { location.hash = "#/"; return; }
@@ -141,10 +142,21 @@ export async function detail(root, parts, _q, ctx, entity) {
     d.description ? h("p", {}, d.description) : null,
     d.text ? h("p", {}, d.text) : null,
     d.location ? h("p", {}, `位置：${fmtLoc(d.location)}`) : null,
-    h("div", { class: "thumbs" }, await Promise.all(media.map((s) => thumb(s, "photo")))),
-    h("div", { class: "thumbs" }, await Promise.all((d.voice_notes || []).map((s) => thumb(s, "voice")))),
+    h("div", { class: "thumbs" }, await Promise.all(media.map((s) => thumb(s, "photo", r.version == null)))),
+    h("div", { class: "thumbs" }, await Promise.all((d.voice_notes || []).map((s) => thumb(s, "voice", r.version == null)))),
+    r.entity === "disaster_report" ? h("dl", { class: "kv figures-view" }, INDICATORS.filter(([f]) => d[f] != null)
+      .map(([f, n, unit]) => [h("dt", {}, n), h("dd", {}, `${d[f]} ${unit}`)])) : null,
+    r.entity === "disaster_report" && d.stage !== "核报" ? h("div", { class: "row" },
+      h("a", { class: "btn small", href: `#/disaster?stage=续报&after=${r.id}` }, "续报"),
+      h("a", { class: "btn small", href: `#/disaster?stage=核报&after=${r.id}` }, "核报")) : null,
+    r.entity === "patrol" ? h("p", {}, `轨迹 ${(d.track || []).length} 点 · 打卡 ${(d.checkins || []).length} 次${d.distance_m != null ? ` · 里程 ${Math.round(d.distance_m)} 米` : ""}`) : null,
+    r.entity === "field_report" ? h("p", {}, `${d.report_type || ""} · ${d.urgency || ""}`) : null,
+    r.entity === "document" ? h("dl", { class: "kv" }, h("dt", {}, "文号"), h("dd", {}, d.number || "—"),
+      h("dt", {}, "当事人"), h("dd", {}, d.party_name || "—"), h("dt", {}, "签发"), h("dd", {}, fmtTime(d.issued_at)),
+      h("dt", {}, "期限"), h("dd", {}, d.deadline ? fmtTime(d.deadline) : "—"),
+      h("dt", {}, "文件指纹"), h("dd", { class: "mono" }, (d.pdf_sha256 || "").slice(0, 16))) : null,
     (d.detections || []).length ? h("div", {}, h("h3", {}, "系统识别"), d.detections.map((x) => h("p", {}, `${x.label || x.class || x.name} ${x.confidence != null ? (x.confidence * 100).toFixed(0) + "%" : ""}`))) : null,
     (d.suggested_findings || []).length ? h("div", {}, h("h3", {}, "建议违法事实与条款"), d.suggested_findings.map((f) => h("p", {}, `${f.description || f.title || ""} ${(f.clauses || []).map((c) => c.citation || c.title || c).join("；")}`))) : null,
     d.review && d.review.comment ? h("p", {}, `审核意见：${d.review.comment}`) : null,
-    h("div", { class: "row" }, entity && entity.editable !== false ? h("a", { class: "btn", href: `#/${r.entity}/${r.id}/edit` }, "编辑") : null)));
+    h("div", { class: "row" }, entity && entity.editable !== false && r.entity !== "document" ? h("a", { class: "btn", href: `#/${r.entity}/${r.id}/edit` }, "编辑") : null)));
 }

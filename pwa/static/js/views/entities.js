@@ -157,5 +157,11 @@ export async function disasterNew(root, parts, query, ctx) {
   const stage = query.get("stage") || "初报";
   const prevId = query.get("after");
   const previous = prevId ? await outbox.get(prevId) : null;
-  return recordForm(root, disasterSpec(ctx.user, stage, previous), null);
+  // A 初报 names its event by its own id (field/CONTRACT.md), so 续报 made offline before it
+  // reaches the server can already point at it, even in the same push batch.
+  const id = crypto.randomUUID();
+  const spec = disasterSpec(ctx.user, stage, previous);
+  const defaults = spec.defaults;
+  spec.defaults = () => ({ ...defaults(), event_id: previous ? previous.data.event_id || previous.id : id });
+  return recordForm(root, spec, id);
 }

@@ -13,14 +13,14 @@ export function uploadBadge(u, pendingRecord) {
   return h("span", { class: `badge ${u.state === "error" ? "bad" : "wait"}`, "data-sha": u.sha256 }, text);
 }
 
-export async function thumb(sha, kind) {
+export async function thumb(sha, kind, recordUnsynced = false) {
   const u = await outbox.media(sha);
   const box = h("div", { class: "thumb", "data-sha": sha });
   if (u && u.blob) {
     const url = URL.createObjectURL(u.blob);
     box.append(kind === "voice" ? h("audio", { controls: true, src: url, preload: "metadata" }) : h("img", { src: url, alt: "照片" }));
   } else box.append(h("span", { class: "muted" }, kind === "voice" ? "语音（在服务器）" : "照片（在服务器）"));
-  box.append(uploadBadge(u, false));
+  box.append(uploadBadge(u, recordUnsynced));
   return box;
 }
 
@@ -45,6 +45,7 @@ export function mediaWidget(state, opts = {}) {
     const sha = await outbox.storeMedia(blob, "photo", name);
     if (!state[photoField].includes(sha)) state[photoField].push(sha);
     await refresh();
+    if (opts.onChange) await opts.onChange();
   }
 
   let cam = null;

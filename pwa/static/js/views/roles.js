@@ -28,16 +28,18 @@ export async function inspection(root, parts, _q, ctx) {
   const widgets = [];
   const itemEl = (it, i) => {
     // The widget pushes into the array it is given, so items[i].evidence stays in step.
-    const w = mediaWidget({ photos: (it.evidence = it.evidence || []) }, { fields: ["photos"] });
+    // Every change is saved at once (local first): nothing is lost if the screen is redrawn.
+    const w = mediaWidget({ photos: (it.evidence = it.evidence || []) }, { fields: ["photos"], onChange: () => save() });
     widgets.push(w);
     const res = h("div", { class: "row" }, ["合格", "不合格", "不涉及"].map((r) => h("label", { class: `check ${r === "不合格" ? "bad" : ""}` },
-      h("input", { type: "radio", name: `r${i}`, value: r, checked: it.result === r, disabled: !editable, onchange: () => { it.result = r; } }), r)));
-    const note = h("input", { placeholder: "备注", value: it.note || "", disabled: !editable, onchange: () => { it.note = note.value; } });
+      h("input", { type: "radio", name: `r${i}`, value: r, checked: it.result === r, disabled: !editable, onchange: () => { it.result = r; save(); } }), r)));
+    const note = h("input", { placeholder: "备注", value: it.note || "", disabled: !editable, onchange: () => { it.note = note.value; save(); } });
     const wrap = h("div", { class: "check-item", "data-code": it.code }, h("b", {}, `${it.code} ${it.title || ""}`), res, note, editable ? w : null);
     return wrap;
   };
   const suggestions = [...(d.suggested_findings || [])];
   for (const hz of await outbox.list("hazard")) if (hz.data.source === "inspection" && hz.data.source_id === id) suggestions.push(...(hz.data.suggested_findings || []));
+  const documents = (await outbox.list("document")).filter((x) => x.data.case_id === id);
   const findingDesc = h("textarea", { rows: 2, placeholder: "违法事实" });
   const findingMedia = { photos: [] };
   const fw = mediaWidget(findingMedia, { fields: ["photos"] });
@@ -66,6 +68,7 @@ export async function inspection(root, parts, _q, ctx) {
         d.findings.push({ id: crypto.randomUUID(), description: s.description || s.title, evidence: s.evidence || [], clauses: s.clauses || [], hazard_code: s.hazard_code || null });
         await save(); ctx.rerender();
       } }, "采纳") : null))) : null,
+  documents.length ? h("section", { class: "card" }, h("h3", {}, "已签发文书"), documents.map(recordRow)) : null,
   editable ? h("div", { class: "row" },
     h("button", { class: "btn", type: "button", "data-action": "save", onclick: async () => { await save(); toast("已保存"); } }, "保存"),
     h("button", { class: "btn primary", type: "button", onclick: async () => {
@@ -114,7 +117,7 @@ export async function patrol(root, _p, _q, ctx) {
         title: `${ctx.user.display_name || ctx.user.username}的巡查`, track: loc ? [[loc.lat, loc.lon, Math.round(Date.now() / 1000), loc.accuracy]] : [], checkins: [] });
       ctx.rerender();
     } }, "开始巡查"),
-    h("a", { class: "btn", href: "#/hazard/new?source=patrol" }, "隐患随手拍")),
+    h("a", { class: "btn", href: active ? `#/hazard/new?source=patrol&source_id=${active.id}` : "#/hazard/new" }, "隐患随手拍")),
   active ? h("section", { class: "card" }, h("h3", {}, "点位打卡"), points.length ? points.map((p) => h("div", { class: "item" },
     h("span", { class: `dot ${LEVEL_CLASS[p.data.risk_level] || ""}` }), h("span", { class: "t" }, p.data.name),
     h("button", { class: "btn small", type: "button", "data-action": "checkin", "data-point": p.id, onclick: async () => {

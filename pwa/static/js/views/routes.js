@@ -4,12 +4,24 @@ import * as roles from "./roles.js";
 import { recordForm } from "./form.js";
 import { hazardSpec, fieldReportSpec, disasterSpec, disasterNew } from "./entities.js";
 import * as outbox from "../outbox.js";
+import { h } from "../ui.js";
 
 async function specFor(rec, user) {
   if (rec.entity === "hazard") return hazardSpec;
   if (rec.entity === "field_report") return fieldReportSpec;
   if (rec.entity === "disaster_report") return disasterSpec(user, rec.data.stage, null);
-  return null;
+  return jsonSpec(rec.entity);
+}
+
+// Records without a form of their own (an inspection, a patrol) are fixed as their document.
+function jsonSpec(entity) {
+  let bad = null;
+  return {
+    entity, title: "修改记录内容", media: null,
+    fields: (s) => h("textarea", { name: "json", rows: 16, class: "mono" }, JSON.stringify(s, null, 2)),
+    collect: (f) => { try { bad = null; return JSON.parse(f.elements.json.value); } catch (e) { bad = e.message; return {}; } },
+    validate: () => (bad ? { json: [`格式有误：${bad}`] } : {}),
+  };
 }
 
 // #/<entity>/new, #/<entity>/<id>, #/<entity>/<id>/edit
@@ -17,7 +29,9 @@ function entityRoute(entity, spec, screen) {
   return async (root, parts, query, ctx) => {
     if (parts[0] === "new") {
       const s = typeof spec === "function" ? spec(ctx, query) : spec;
-      return recordForm(root, { ...s, defaults: () => ({ ...(s.defaults ? s.defaults() : {}), ...(query.get("source") ? { source: query.get("source") } : {}) }) }, null);
+      const from = {};
+      for (const k of ["source", "source_id", "enterprise_id"]) if (query.get(k)) from[k] = query.get(k);
+      return recordForm(root, { ...s, defaults: () => ({ ...(s.defaults ? s.defaults() : {}), ...from }) }, null);
     }
     if (parts[1] === "edit") {
       const rec = await outbox.get(parts[0]);
@@ -43,6 +57,8 @@ export const routes = {
   inspection: roles.inspection,
   patrol: live(async (root, parts, q, ctx) => (parts[0] ? common.detail(root, parts, q, ctx, { editable: false }) : roles.patrol(root, parts, q, ctx))),
   rescue: live(roles.rescue),
+  // Issued 执法文书 arrive read-only through the sync (legal/synced.py).
+  document: live((root, parts, q, ctx) => common.detail(root, parts, q, ctx, { editable: false })),
   warning: live(roles.warning),
   warnings: live(roles.warning), // push payloads say /#/warnings/<id> (push/warnings.py)
   fix: async (root, parts, _q, ctx) => {
