@@ -9,9 +9,15 @@ PORT=${PORT:-8000}
 .venv/bin/flask db upgrade heads
 .venv/bin/flask demo seed --if-empty
 .venv/bin/flask laws import   # the law library from the installed package; a no-op when current
-.venv/bin/flask worker &
-worker=$!
-trap 'kill $worker 2>/dev/null' EXIT
+# Workers: one keeps the YOLO models loaded for the vision queue (no fork per job); one
+# takes the other queues; one small process runs the sweepers and retention on a clock.
+.venv/bin/flask vision worker &
+pids=$!
+.venv/bin/flask worker push documents default &
+pids="$pids $!"
+.venv/bin/flask schedule &
+pids="$pids $!"
+trap 'kill $pids 2>/dev/null' EXIT
 echo
 echo "单兵 Danbing is running: http://127.0.0.1:${PORT}/"
 echo "Demo logins (password Danbing@2026): admin, zhuren (supervisor), fazhi (legal review), zhifa1/zhifa2 (inspectors),"

@@ -1,4 +1,4 @@
-"""Flask CLI: ``users create``, ``demo seed``, ``worker``."""
+"""Flask CLI: ``users create``, ``demo seed``, ``worker``, ``schedule``."""
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -61,6 +61,8 @@ def init_app(app):
     app.cli.add_command(users)
     app.cli.add_command(demo)
     app.cli.add_command(worker)
+    from .schedule import schedule_command
+    app.cli.add_command(schedule_command)
 
 
 __all__ = ["init_app", "Jurisdiction", "Organisation"]
