@@ -152,7 +152,8 @@ class Phone:
                             "base_version": None,
                             "data": {"title": f"压测隐患 {rid[:8]}", "description": "配电箱未上锁，线缆裸露",
                                      "location": {"lat": 38.26 + rnd.random() / 100, "lon": 114.2, "accuracy": 8.0},
-                                     "occurred_at": "2026-11-30T08:00:00+08:00", "status": "new"}})
+                                     "device_time": "2026-11-30T08:00:00+08:00", "status": "reported",
+                                     "risk_level": "黄", "grade": "一般", "handling": "限期整改", "source": "snapshot"}})
         return ops
 
 
