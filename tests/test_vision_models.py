@@ -184,3 +184,14 @@ def test_pickle_aliases_are_temporary():
         assert not hasattr(sys.modules["vision_pickled_elsewhere"], "Hazard")
     finally:
         del sys.modules["vision_pickled_elsewhere"]
+
+
+def test_registry_names_every_shim_and_validating_it_does_not_load_torch():
+    import subprocess
+    import sys
+    from vision import detectors, shim
+    assert detectors.SHIM_NAMES == set(shim.SHIMS)
+    # A web process validates the registry on every photo; it must not pay for torch.
+    code = ("import sys; from vision import detectors; detectors.load(); "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "PYTHONPATH": "."}).returncode == 0

@@ -53,6 +53,10 @@ class Detector:
                 "hazards": {k: taxonomy.HAZARDS[v].name for k, v in self.hazards.items()}, "conf": self.conf}
 
 
+# The shims of vision/shim.py, by name. Checked here without importing it: it imports torch,
+# which would cost every web process half a gigabyte just to validate the registry.
+SHIM_NAMES = frozenset({"yolov12_area_attention"})
+
 _SHA_CACHE = {}
 
 
@@ -113,8 +117,7 @@ def _parse(entry, base):
         raise RegistryError(f"detector {name}: weights file {path} not found")
     shim = entry.get("shim")
     if shim is not None:
-        from .shim import SHIMS
-        if shim not in SHIMS:
+        if shim not in SHIM_NAMES:
             raise RegistryError(f"detector {name}: unknown shim {shim!r}")
     return Detector(name=name, weights=entry["weights"], path=path, classes=classes, hazards=dict(hazards),
                     conf=float(conf), imgsz=imgsz, shim=shim, pickle_aliases=dict(entry.get("pickle_aliases") or {}),
