@@ -17,9 +17,13 @@ pids=$!
 pids="$pids $!"
 .venv/bin/flask schedule &
 pids="$pids $!"
-trap 'kill $pids 2>/dev/null' EXIT
+# Ctrl-C, a TERM or any one process dying stops them all (a half-running system hides faults).
+trap 'kill $pids 2>/dev/null; wait' EXIT
+trap 'exit 130' INT TERM
 echo
 echo "单兵 Danbing is running: http://127.0.0.1:${PORT}/"
 echo "Demo logins (password Danbing@2026): admin, zhuren (supervisor), fazhi (legal review), zhifa1/zhifa2 (inspectors),"
 echo "  wangge (grid member), xinxi (info officer), jiuyuan (rescuer)"
-.venv/bin/gunicorn --bind "0.0.0.0:${PORT}" --workers "${WEB_WORKERS:-2}" --threads 4 --access-logfile - wsgi:app
+.venv/bin/gunicorn --bind "0.0.0.0:${PORT}" --workers "${WEB_WORKERS:-2}" --threads 4 --access-logfile - wsgi:app &
+pids="$pids $!"
+wait -n
