@@ -236,7 +236,11 @@ def test_evidence_with_detection_boxes_voice_and_verdicts(app, client, auth, dev
         page.click("#act-verify")
         page.wait_for_function("document.querySelector('.view-body').dataset.status === 'verified'")
         page.fill("#wo-unit", "东关村村民委员会")
-        page.fill("#wo-person", str(auth.login("zhifa1")["user"]["id"]))
+        zhifa1 = auth.login("zhifa1")["user"]
+        # The person is chosen from the jurisdiction's people (a datalist), or typed as an id.
+        page.wait_for_selector(f"#wo-people option[value='{zhifa1['id']}']", state="attached")
+        assert zhifa1["display_name"] in page.inner_html("#wo-people")
+        page.fill("#wo-person", str(zhifa1["id"]))
         page.fill("#wo-deadline", "2026-12-31")
         page.click("#act-assign")
         page.wait_for_function("document.querySelector('.view-body').dataset.status === 'assigned'")

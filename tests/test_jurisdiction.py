@@ -37,3 +37,13 @@ def test_county_supervisor_sees_the_county_but_not_the_next_county(client, auth,
 def test_jurisdiction_tree_is_scoped(client, auth, demo):
     items = client.get("/api/v1/jurisdictions", headers=auth.headers("xinxi")).get_json()["items"]
     assert [j["code"] for j in items] == ["130131101201"]
+
+
+def test_supervisor_lists_the_people_of_their_jurisdiction_to_assign_work(client, auth, demo):
+    r = client.get("/api/v1/users?role=inspector,grid_member", headers=auth.headers("zhuren"))
+    assert r.status_code == 200
+    names = {u["username"] for u in r.get_json()["items"]}
+    assert {"zhifa1", "zhifa2", "wangge"} <= names
+    assert "yuanshi" not in names and "zhuren" not in names  # another county; not the asked roles
+    assert client.get("/api/v1/users?role=pilot", headers=auth.headers("zhuren")).status_code == 422
+    assert client.get("/api/v1/users", headers=auth.headers("wangge")).status_code == 403

@@ -1,4 +1,4 @@
-"""Devices, jurisdictions, organisations and enterprises."""
+"""Devices, users (for assignment), jurisdictions, organisations and enterprises."""
 from flask import Blueprint, g, request
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
@@ -8,7 +8,7 @@ from ..auth.decorators import require_auth
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..http import load
-from ..models import RISK_LEVELS, Device, Enterprise, Jurisdiction, User
+from ..models import RISK_LEVELS, ROLES, Device, Enterprise, Jurisdiction, User
 from ..models.jurisdiction import covers, scope_prefix
 from .pagination import paginate
 
@@ -28,6 +28,22 @@ def list_devices():
 @require_auth("admin")
 def revoke_device(device_id):
     return service.revoke_device(device_id, g.user).to_dict()
+
+
+@bp.get("/users")
+@require_auth("admin", "supervisor")
+def list_users():
+    """The people a supervisor may assign work to: active users in their jurisdiction (?role=a,b)."""
+    stmt = (select(User).where(User.active.is_(True),
+                               User.jurisdiction_code.startswith(scope_prefix(g.user.jurisdiction_code)))
+            .order_by(User.role, User.display_name))
+    roles = [r for r in request.args.get("role", "").split(",") if r]
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise Invalid("未知的角色：" + "、".join(unknown), errors={"role": [f"可选：{', '.join(ROLES)}"]})
+    if roles:
+        stmt = stmt.where(User.role.in_(roles))
+    return paginate(stmt, User.to_dict, default_per_page=200)
 
 
 @bp.get("/jurisdictions")

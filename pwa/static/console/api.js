@@ -151,6 +151,8 @@ export const disasterChain = (eventId) => get(`/console/disasters/${encodeURICom
 export const disasterForward = (eventId, note) => post(`/disasters/events/${encodeURIComponent(eventId)}/forward`, { note });
 export const jurisdictions = () => get('/jurisdictions');
 export const enterprises = (query) => get('/enterprises', { per_page: 500, ...query });
+/** Active users of the supervisor's jurisdiction with the given roles (comma separated), for assignment. */
+export const people = async (roles) => (await get('/users', { role: roles, per_page: 500 })).items;
 
 /** Dashboard figures: the review module's (hazards, inspections) and the console's own. */
 export async function dashboard() {

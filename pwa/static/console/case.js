@@ -269,12 +269,17 @@ export async function render(root, entity, id) {
     if (assign) {
       const wo = d.work_order || {};
       const unit = c.entity === 'hazard' ? h('input', { id: 'wo-unit', placeholder: '责任单位', value: wo.unit || '' }) : null;
-      const person = h('input', { id: 'wo-person', type: 'number', min: 1, placeholder: c.entity === 'hazard' ? '责任人用户编号' : '执法人员用户编号', value: wo.person_id || '' });
+      const person = h('input', { id: 'wo-person', type: 'number', min: 1, list: 'wo-people', placeholder: c.entity === 'hazard' ? '责任人（选择或输入用户编号）' : '执法人员（选择或输入用户编号）', value: wo.person_id || '' });
+      // The people of this jurisdiction to choose from (GET /api/v1/users); typing an id still works.
+      const people = h('datalist', { id: 'wo-people' });
+      api.people(c.entity === 'hazard' ? 'inspector,grid_member,info_officer,rescuer' : 'inspector').then((items) => {
+        for (const u of items) people.append(h('option', { value: String(u.id) }, `${u.display_name}（${u.role_name}，${u.jurisdiction_name || ''}）`));
+      }).catch(() => {});
       const deadline = h('input', { id: 'wo-deadline', type: 'date', value: (wo.deadline || '').slice(0, 10) });
       const handling = h('select', { id: 'wo-handling' }, ['', '即查即改', '限期整改'].map((v) => h('option', { value: v, selected: v === d.handling }, v || '治理方式')));
       const known = Object.entries((c.loops && c.loops.users) || {}).map(([uid, name]) => `${uid}=${name}`).join('，');
       blocks.push(h('h3', {}, c.entity === 'hazard' ? (assign === 'assign' ? '派发处置单' : '改派处置单') : '指派执法人员'),
-        h('div', { class: 'actions' }, unit, person, c.entity === 'hazard' ? [h('label', {}, '整改期限', deadline), handling] : null,
+        h('div', { class: 'actions' }, unit, person, people, c.entity === 'hazard' ? [h('label', {}, '整改期限', deadline), handling] : null,
           known ? h('p', { class: 'hint' }, `相关人员：${known}`) : null,
           h('button', { type: 'button', id: 'act-assign', onclick: (e) => {
             const body = { person_id: person.value ? Number(person.value) : null, comment: text() || null };
