@@ -54,6 +54,8 @@ def _head(case_entity, case_id):
     a 100-op push spends most of its time here otherwise.
     """
     session = db.session()
+    if session.get_transaction() is None:
+        session.connection()  # begin it, so the cache below can never outlive its transaction
     txn = session.get_transaction()
     held = session.info.get("audit_heads")
     if held is None or held[0] is not txn:
