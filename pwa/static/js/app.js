@@ -14,18 +14,26 @@ function parse() {
   return { parts: path.split("/").filter(Boolean), query: new URLSearchParams(query || "") };
 }
 
+// Renders overlap (a sync redraws the home screen while 退出登录 routes to the login form);
+// each draws into its own element and only the newest one may touch the screen, so a
+// stale screen finishing late can never cover the current one.
+let generation = 0;
+
 async function render() {
   if (cleanup) { try { cleanup(); } catch (e) { /* a view's own cleanup failing must not stop routing */ } }
   cleanup = null;
+  const gen = ++generation;
   const { parts, query } = parse();
   const user = session.current();
   const name = parts[0] || "";
   if (!user && name !== "login") { location.hash = "#/login"; return; }
   const route = routes[name] || routes["*"];
-  view.replaceChildren();
+  const root = h("div", { class: "screen" });
+  view.replaceChildren(root);
   document.body.dataset.route = name || "home";
   try {
-    const own = await route(view, parts.slice(1), query, { user, rerender: render, logout, afterLogin });
+    const own = await route(root, parts.slice(1), query, { user, rerender: render, logout, afterLogin });
+    if (gen !== generation) { if (own) try { own(); } catch (e) { /* stale screen */ } return; }
     if (route.live) {
       // Screens that only show data are redrawn when a sync brings changes (forms are not:
       // that would throw away what the user is typing).
@@ -34,7 +42,8 @@ async function render() {
       cleanup = () => { outbox.events.removeEventListener("synced", again); if (own) own(); };
     } else cleanup = own;
   } catch (e) {
-    view.replaceChildren(h("p", { class: "errors" }, `页面出错：${e.message}`));
+    if (gen !== generation) return;  // a stale screen failing (e.g. after logout) is not this screen's error
+    root.replaceChildren(h("p", { class: "errors" }, `页面出错：${e.message}`));
     console.error(e);
   }
   drawTabs();
