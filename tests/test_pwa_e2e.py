@@ -325,7 +325,7 @@ def test_shared_phone_keeps_each_users_work_apart(context, live):
 
 
 def wait_notifications(page, n):
-    for _ in range(50):
+    for _ in range(100):
         if page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)") >= n:
             return
         page.wait_for_timeout(200)
@@ -339,7 +339,12 @@ def test_push_message_shown_in_chinese_and_click_routed(context, live):
     regs = []
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: regs.extend(e["registrations"]))
     cdp.send("ServiceWorker.enable")
-    page.wait_for_timeout(300)
+    # A push delivered before the worker is active is dropped: wait for an active worker.
+    page.evaluate("navigator.serviceWorker.ready.then(r => !!r.active)")
+    for _ in range(50):
+        if any(not r.get("isDeleted") for r in regs):
+            break
+        page.wait_for_timeout(100)
     reg = next(r for r in regs if not r.get("isDeleted"))
     rid = str(uuid.uuid4())
     payload = {"kind": "warning", "title": "【红色预警】暴雨红色预警", "body": "未来3小时平山县有特大暴雨，请做好防范",
