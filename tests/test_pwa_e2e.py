@@ -324,11 +324,18 @@ def test_shared_phone_keeps_each_users_work_apart(context, live):
     assert [r.data["title"] for r in records("hazard")] == ["网格员未发送的隐患"]
 
 
-def wait_notifications(page, n):
-    for _ in range(100):
-        if page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)") >= n:
-            return
-        page.wait_for_timeout(200)
+def wait_notifications(page, n, redeliver=None):
+    # Chromium drops a CDP-delivered push that reaches the worker while it is still starting
+    # (seen about once in five runs on a loaded machine); the push is then delivered again,
+    # as a push service would. Tagged notifications replace each other, so counts stay exact.
+    for attempt in range(3):
+        for _ in range(50):
+            if page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)") >= n:
+                return
+            page.wait_for_timeout(200)
+        if redeliver is None:
+            break
+        redeliver()
     raise AssertionError("no notification shown")
 
 
@@ -349,9 +356,11 @@ def test_push_message_shown_in_chinese_and_click_routed(context, live):
     rid = str(uuid.uuid4())
     payload = {"kind": "warning", "title": "【红色预警】暴雨红色预警", "body": "未来3小时平山县有特大暴雨，请做好防范",
                "url": f"/#/warnings/{rid}", "severity": "high", "level": "red", "tag": f"warning-{rid}"}
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live.url, "registrationId": reg["registrationId"],
-                                                  "data": json.dumps(payload, ensure_ascii=False)})
-    wait_notifications(page, 1)
+    def deliver():
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": live.url, "registrationId": reg["registrationId"],
+                                                      "data": json.dumps(payload, ensure_ascii=False)})
+    deliver()
+    wait_notifications(page, 1, redeliver=deliver)
     shown = page.evaluate("""navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => ({
         title: n.title, body: n.body, icon: n.icon, tag: n.tag, lang: n.lang, requireInteraction: n.requireInteraction,
         data: n.data})))""")
