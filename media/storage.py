@@ -19,6 +19,7 @@ Every store has the same methods, all keyed by the 64-hex SHA-256 of the bytes:
 
 A store trusts the caller for the hash; ``media.blobs`` verifies before it stores.
 """
+import abc
 import io
 import os
 import re
@@ -41,24 +42,29 @@ def _check(sha256):
     return sha256
 
 
-class BlobStore:
-    """The interface; see the module docstring."""
+class BlobStore(abc.ABC):
+    """The interface; see the module docstring. LocalStore and S3Store implement it."""
     url = None
 
+    @abc.abstractmethod
     def exists(self, sha256) -> bool:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def size(self, sha256) -> int:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def open(self, sha256):
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def put_file(self, sha256, src, move=False):
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def delete(self, sha256):
-        raise NotImplementedError
+        ...
 
     def put_bytes(self, sha256, data: bytes):
         self.put_file(sha256, io.BytesIO(data))
