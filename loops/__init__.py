@@ -22,4 +22,4 @@ def _connect():
     from sync import registry
 
     from . import audit
-    registry.after_apply.append(audit.on_applied)
+    registry.after_apply_many.append(audit.on_applied)

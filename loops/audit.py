@@ -11,12 +11,12 @@ An entry's hash is sha256 over the canonical JSON (sorted keys, no spaces, UTF-8
 where ``at`` is the server time in ISO 8601 (microseconds) and ``prev_hash`` the previous
 entry's hash (64 zeros for the first). Other modules call ``append`` for document actions
 (legal) and evidence uploads (media); every write of a hazard or an inspection is appended
-by the ``after_apply`` hook ``on_applied``.
+by the ``after_apply_many`` hook ``on_applied``.
 """
 import hashlib
 import json
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from server.clock import utcnow
 from server.extensions import db
@@ -46,8 +46,8 @@ def entry_hash(*, case_entity, case_id, seq, action, actor_id, device_id, at, pa
     return hashlib.sha256(canonical(body)).hexdigest()
 
 
-def _head(case_entity, case_id):
-    """The case's chain head, row-locked, once per transaction.
+def _held():
+    """{(case_entity, case_id): AuditHead} taken in the current transaction.
 
     Heads already taken in this transaction are kept in ``session.info`` so a batch of
     appends flushes once (at commit, as one multi-row INSERT) instead of once per entry:
@@ -60,17 +60,39 @@ def _head(case_entity, case_id):
     held = session.info.get("audit_heads")
     if held is None or held[0] is not txn:
         held = session.info["audit_heads"] = (txn, {})
-    heads = held[1]
-    head = heads.get((case_entity, case_id))
-    if head is None:
+    return held[1]
+
+
+def lock_heads(keys):
+    """Row-lock the chain heads of the cases ``keys`` ((case_entity, case_id) pairs) in one
+    query, in key order (two transactions never wait on each other's heads crosswise), and
+    start a head for each case that has none yet."""
+    heads = _held()
+    missing = sorted({(e, str(i)) for e, i in keys} - set(heads))
+    if not missing:
+        return heads
+    session = db.session()
+    found = {}
+    # Chunked: an IN list of row values stays well under any bound-parameter limit.
+    for k in range(0, len(missing), 500):
+        chunk = missing[k:k + 500]
         with session.no_autoflush:  # pending entries of other cases need not go out first
-            head = session.scalar(select(AuditHead).where(AuditHead.case_entity == case_entity,
-                                                          AuditHead.case_id == case_id).with_for_update())
+            for head in session.scalars(select(AuditHead).where(
+                    tuple_(AuditHead.case_entity, AuditHead.case_id).in_(chunk))
+                    .order_by(AuditHead.case_entity, AuditHead.case_id).with_for_update()):
+                found[(head.case_entity, head.case_id)] = head
+    for key in missing:
+        head = found.get(key)
         if head is None:
-            head = AuditHead(case_entity=case_entity, case_id=case_id, count=0, last_hash=GENESIS)
+            head = AuditHead(case_entity=key[0], case_id=key[1], count=0, last_hash=GENESIS)
             session.add(head)
-        heads[(case_entity, case_id)] = head
-    return head
+        heads[key] = head
+    return heads
+
+
+def _head(case_entity, case_id):
+    """The case's chain head, row-locked, once per transaction."""
+    return lock_heads([(case_entity, case_id)])[(case_entity, case_id)]
 
 
 def append(case_entity, case_id, action, actor=None, device_id=None, payload=None, *, at=None):
@@ -180,12 +202,18 @@ def describe_change(entity_name, old, new, changed, op):
     return action, payload
 
 
-def on_applied(entity_type, rec, ctx):
-    if entity_type.name not in CASES:
+def on_applied(applied):
+    """``after_apply_many`` hook: one entry per write of a hazard or an inspection, the
+    heads of all the batch's cases locked in one query first."""
+    cases = [(et, rec, ctx) for et, rec, ctx in applied if et.name in CASES]
+    if not cases:
         return
-    old = ctx.old or {}
-    new = rec.data if ctx.op != "delete" else old
-    changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
-    action, payload = describe_change(entity_type.name, ctx.old, new, changed, ctx.op)
-    payload["version"] = rec.version
-    append(entity_type.name, rec.id, action, actor=ctx.user, device_id=ctx.device_id, payload=payload, at=ctx.now)
+    lock_heads((et.name, rec.id) for et, rec, _ in cases)
+    for entity_type, rec, ctx in cases:
+        old = ctx.old or {}
+        new = rec.data if ctx.op != "delete" else old
+        changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
+        action, payload = describe_change(entity_type.name, ctx.old, new, changed, ctx.op)
+        payload["version"] = rec.version
+        append(entity_type.name, rec.id, action, actor=ctx.user, device_id=ctx.device_id, payload=payload,
+               at=ctx.now)

@@ -21,5 +21,5 @@ def init_app(app):
     app.register_blueprint(views.blobs_bp)
     cli.init_app(app)
     blobs.connect_signals(app)
-    if blobs.index_refs not in registry.after_apply:
-        registry.after_apply.append(blobs.index_refs)
+    if blobs.index_refs not in registry.after_apply_many:
+        registry.after_apply_many.append(blobs.index_refs)

@@ -291,21 +291,33 @@ def refs_in(data):
     return out
 
 
-def index_refs(entity_type, record, ctx):
-    """``sync.registry.after_apply`` hook: keep ``BlobRef`` equal to what the record refers to."""
-    wanted = {} if record.deleted else {sha: f for sha, f in refs_in(record.data)}
-    if not wanted and ctx is not None and ctx.op == "upsert" and ctx.old is None:
-        return  # a new record without media: nothing to index, no query
-    current = {r.sha256: r for r in db.session.scalars(select(BlobRef).where(
-        BlobRef.entity == record.entity, BlobRef.record_id == record.id))}
-    for sha, row in current.items():
-        if sha not in wanted:
-            db.session.delete(row)
-        elif row.field != wanted[sha]:
-            row.field = wanted[sha]
-    for sha, f in wanted.items():
-        if sha not in current:
-            db.session.add(BlobRef(sha256=sha, entity=record.entity, record_id=record.id, field=f))
+def index_refs(applied):
+    """``sync.registry.after_apply_many`` hook: keep ``BlobRef`` equal to what each written
+    record refers to (the batch's current references read in one query)."""
+    wanted = {}
+    for _et, record, ctx in applied:
+        refs = {} if record.deleted else {sha: f for sha, f in refs_in(record.data)}
+        if not refs and ctx is not None and ctx.op == "upsert" and ctx.old is None:
+            continue  # a new record without media: nothing to index, no query
+        wanted[(record.entity, record.id)] = refs  # a record written twice: its last state
+    if not wanted:
+        return
+    current = {key: {} for key in wanted}
+    ids = sorted({rid for _, rid in wanted})
+    for k in range(0, len(ids), 500):
+        for row in db.session.scalars(select(BlobRef).where(BlobRef.record_id.in_(ids[k:k + 500]))):
+            if (row.entity, row.record_id) in current:
+                current[(row.entity, row.record_id)][row.sha256] = row
+    for (entity, record_id), refs in wanted.items():
+        have = current[(entity, record_id)]
+        for sha, row in have.items():
+            if sha not in refs:
+                db.session.delete(row)
+            elif row.field != refs[sha]:
+                row.field = refs[sha]
+        for sha, f in refs.items():
+            if sha not in have:
+                db.session.add(BlobRef(sha256=sha, entity=entity, record_id=record_id, field=f))
 
 
 # --------------------------------------------------------------------------- signed URLs

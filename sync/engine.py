@@ -12,17 +12,17 @@ How the guarantees hold (docs/sync-protocol.md says it at length):
   first makes ours fail on a unique key; the whole batch is then retried and its ops come
   back as ``duplicate``.
 * Sequence numbers for pull come from one counter row, incremented after every op is
-  decided, just before the rows are written and the transaction commits. Its row lock is
-  held until commit, so the next writer gets its numbers
-  only after this one has committed: sequence order is commit order, and a reader that
-  has seen number N can never later find a committed change below N.
+  decided and the after_apply hooks' work is flushed, just before the records are written
+  and the transaction commits. Its row lock is held until commit, so the next writer gets
+  its numbers only after this one has committed: sequence order is commit order, and a
+  reader that has seen number N can never later find a committed change below N.
 """
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from marshmallow import ValidationError, fields
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from server.clock import utcnow
@@ -49,8 +49,11 @@ _RETRY_SQLSTATES = {"40001", "40P01"}
 # --------------------------------------------------------------------------- reading
 
 def get_record(entity, record_id):
-    """The stored record (tombstones included), or None."""
-    rec = db.session.get(SyncRecord, str(record_id))
+    """The stored record (tombstones included), or None.
+
+    Inside a push's after_apply hooks, the batch's own records count as stored.
+    """
+    rec = db.session.info.get(_PENDING, {}).get(str(record_id)) or db.session.get(SyncRecord, str(record_id))
     return rec if rec is not None and rec.entity == entity else None
 
 
@@ -232,6 +235,8 @@ class UnitOfWork:
                 .with_for_update().execution_options(populate_existing=True))
         for rec in db.session.scalars(stmt):
             self.records[rec.id] = rec
+            if self.bulk:
+                db.session.expunge(rec)  # written by _flush_bulk, not by the session
 
     # -- deciding
 
@@ -375,49 +380,86 @@ class UnitOfWork:
     # -- writing
 
     def flush(self):
-        """Take sequence numbers, write everything, run after_apply hooks.
-
-        With ``bulk`` (push), new records and op results go out as multi-row INSERTs
-        instead of through the ORM's unit of work (the records stay transient objects for
-        the hooks); the sequence numbers are taken first, without autoflush, so that each
-        changed record is written once, with its number.
-        """
+        """Write everything and run the after_apply hooks; the records get their pull
+        sequence numbers (see ``take_seqs``)."""
+        if self.bulk:
+            return self._flush_bulk()
         with db.session.no_autoflush:
             if self.touched:
                 first = take_seqs(len(self.touched))
                 for i, rec in enumerate(self.touched.values()):
                     rec.seq = first + i
-            new = [self.records[i] for i in self.new_ids]
-            if self.bulk:
-                if new:
-                    db.session.execute(insert(SyncRecord), [_record_row(r) for r in new])
-                if self.op_rows:
-                    db.session.execute(insert(SyncOp), [vars(o) for o in self.op_rows])
-            else:
-                db.session.add_all(new)
-                db.session.add_all(SyncOp(**vars(o)) for o in self.op_rows)
+            db.session.add_all(self.records[i] for i in self.new_ids)
+            db.session.add_all(SyncOp(**vars(o)) for o in self.op_rows)
             db.session.add_all(self.conflicts)
             db.session.add_all(SyncScopeExit(seq=rec.seq, entity=rec.entity, record_id=rec.id, **old)
                                for rec, old in self.exits)
         db.session.flush()
-        written = {r.id: _record_row(r) for r in new} if self.bulk else {}
+        self._run_hooks()
+
+    def _flush_bulk(self):
+        """A push's writes, with the counter row locked for as short a time as possible.
+
+        Everything that does not need a sequence number goes first: the op results, the
+        conflicts and all the hooks' work (audit entries, blob references, vision requests),
+        flushed. Only then are the numbers taken, and the records written with them in
+        two statements (INSERT of the new ones, UPDATE of the changed ones), just before
+        commit: the counter row, which every writer waits on, is held for those statements
+        and the commit alone. The records are plain objects outside the session meanwhile
+        (``load`` detached them), so nothing writes them early; what the hooks changed in
+        them is part of the same write. Hooks that look a record up by id find this
+        batch's pending records through ``get_record``.
+        """
+        with db.session.no_autoflush:
+            if self.op_rows:
+                db.session.execute(insert(SyncOp), [vars(o) for o in self.op_rows])
+            db.session.add_all(self.conflicts)
+        pending = db.session.info.setdefault(_PENDING, {})
+        pending.update(self.touched)
+        try:
+            self._run_hooks()
+        finally:
+            for rid in self.touched:
+                pending.pop(rid, None)
+        db.session.flush()
+        if not self.touched:
+            return
+        # ---- from here to commit every other writer waits on the counter row
+        first = take_seqs(len(self.touched))
+        for i, rec in enumerate(self.touched.values()):
+            rec.seq = first + i
+        new = [_record_row(rec) for rid, rec in self.touched.items() if rid in self.new_ids]
+        changed = [_record_row(rec, "b_") for rid, rec in self.touched.items() if rid not in self.new_ids]
+        if new:
+            db.session.execute(insert(SyncRecord), new)
+        if changed:
+            db.session.connection().execute(_UPDATE_RECORD, changed)
+        if self.exits:
+            db.session.execute(insert(SyncScopeExit), [
+                {"seq": rec.seq, "entity": rec.entity, "record_id": rec.id, **old} for rec, old in self.exits])
+
+    def _run_hooks(self):
         for et, rec, ctx in self.applied:
             for hook in registry.after_apply:
                 hook(et, rec, ctx)
-        # A hook may complete a new record (e.g. a 初报 naming its own event). Bulk-inserted
-        # records are not tracked by the session, so write back what the hooks changed.
-        for rec in new if self.bulk else ():
-            row = _record_row(rec)
-            changed = {c: v for c, v in row.items() if v != written[rec.id][c]}
-            if changed:
-                db.session.execute(update(SyncRecord).where(SyncRecord.id == rec.id).values(**changed))
+        if self.applied:
+            for hook in registry.after_apply_many:
+                hook(self.applied)
+
+
+# session.info key: {id: SyncRecord} of a bulk unit of work whose records are not yet written.
+_PENDING = "sync_pending_records"
 
 
 _RECORD_COLUMNS = tuple(c.key for c in SyncRecord.__table__.columns)
+# Every column but the key and the creation stamp, by id (executemany: one round trip).
+_UPDATE_RECORD = (update(SyncRecord.__table__).where(SyncRecord.__table__.c.id == bindparam("b_id"))
+                  .values({c: bindparam("b_" + c) for c in _RECORD_COLUMNS
+                           if c not in ("id", "created_at", "created_by_id", "owner_id")}))
 
 
-def _record_row(rec):
-    return {c: getattr(rec, c) for c in _RECORD_COLUMNS}
+def _record_row(rec, prefix=""):
+    return {prefix + c: getattr(rec, c) for c in _RECORD_COLUMNS}
 
 
 @dataclass

@@ -82,6 +82,10 @@ _REGISTRY: dict = {}
 # the engine writes such changes back, also for new records it bulk-inserted. It takes
 # no new version for them; they are part of the same change.
 after_apply: list = []
+# Hooks called once per transaction as fn([(entity_type, record, ctx), ...]) after the
+# per-op hooks, in the order the ops were applied: for work that reads or locks rows, so a
+# 100-op push costs one query instead of a hundred (the audit chain heads, blob references).
+after_apply_many: list = []
 
 
 def register(entity_type: EntityType):
