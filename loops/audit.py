@@ -16,7 +16,7 @@ by the ``after_apply_many`` hook ``on_applied``.
 import hashlib
 import json
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import insert, select
 
 from server.clock import utcnow
 from server.extensions import db
@@ -68,19 +68,22 @@ def lock_heads(keys):
     query, in key order (two transactions never wait on each other's heads crosswise), and
     start a head for each case that has none yet."""
     heads = _held()
-    missing = sorted({(e, str(i)) for e, i in keys} - set(heads))
+    missing = sorted({(e, str(i)) for e, i in keys if (e, str(i)) not in heads})
     if not missing:
         return heads
     session = db.session()
     found = {}
-    # Chunked: an IN list of row values stays well under any bound-parameter limit.
-    for k in range(0, len(missing), 500):
-        chunk = missing[k:k + 500]
-        with session.no_autoflush:  # pending entries of other cases need not go out first
-            for head in session.scalars(select(AuditHead).where(
-                    tuple_(AuditHead.case_entity, AuditHead.case_id).in_(chunk))
-                    .order_by(AuditHead.case_entity, AuditHead.case_id).with_for_update()):
-                found[(head.case_entity, head.case_id)] = head
+    # One query per case entity with ``case_id IN (...)``: the primary key's two columns are
+    # then both index conditions (a row-value IN list became an OR chain that PostgreSQL
+    # answered by scanning every head of the entity: 42 ms at 30,000 cases).
+    for entity in sorted({e for e, _ in missing}):
+        ids = [i for e, i in missing if e == entity]
+        for k in range(0, len(ids), 500):
+            with session.no_autoflush:  # pending entries of other cases need not go out first
+                for head in session.scalars(select(AuditHead).where(
+                        AuditHead.case_entity == entity, AuditHead.case_id.in_(ids[k:k + 500]))
+                        .order_by(AuditHead.case_id).with_for_update()):
+                    found[(head.case_entity, head.case_id)] = head
     for key in missing:
         head = found.get(key)
         if head is None:
@@ -92,11 +95,13 @@ def lock_heads(keys):
 
 def _head(case_entity, case_id):
     """The case's chain head, row-locked, once per transaction."""
-    return lock_heads([(case_entity, case_id)])[(case_entity, case_id)]
+    key = (case_entity, str(case_id))
+    head = _held().get(key)
+    return head if head is not None else lock_heads([key])[key]
 
 
-def append(case_entity, case_id, action, actor=None, device_id=None, payload=None, *, at=None):
-    """Append one entry to the case's chain (no commit; the caller's transaction holds it)."""
+def _next_entry(case_entity, case_id, action, actor, device_id, payload, at):
+    """The case's next entry, as column values, with the head moved on to it."""
     case_id = str(case_id)
     at = (at or utcnow()).replace(tzinfo=None)
     payload = _plain(payload)
@@ -105,10 +110,15 @@ def append(case_entity, case_id, action, actor=None, device_id=None, payload=Non
     actor_id = getattr(actor, "id", actor) if actor is not None else None
     h = entry_hash(case_entity=case_entity, case_id=case_id, seq=seq, action=action, actor_id=actor_id,
                    device_id=device_id, at=at, payload=payload, prev_hash=prev)
-    entry = AuditEntry(case_entity=case_entity, case_id=case_id, seq=seq, action=action, actor_id=actor_id,
-                       device_id=device_id, at=at, payload=payload, prev_hash=prev, hash=h)
-    db.session.add(entry)
     head.count, head.last_hash = seq, h
+    return {"case_entity": case_entity, "case_id": case_id, "seq": seq, "action": action, "actor_id": actor_id,
+            "device_id": device_id, "at": at, "payload": payload, "prev_hash": prev, "hash": h}
+
+
+def append(case_entity, case_id, action, actor=None, device_id=None, payload=None, *, at=None):
+    """Append one entry to the case's chain (no commit; the caller's transaction holds it)."""
+    entry = AuditEntry(**_next_entry(case_entity, case_id, action, actor, device_id, payload, at))
+    db.session.add(entry)
     return entry
 
 
@@ -209,11 +219,13 @@ def on_applied(applied):
     if not cases:
         return
     lock_heads((et.name, rec.id) for et, rec, _ in cases)
+    rows = []
     for entity_type, rec, ctx in cases:
         old = ctx.old or {}
         new = rec.data if ctx.op != "delete" else old
         changed = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
         action, payload = describe_change(entity_type.name, ctx.old, new, changed, ctx.op)
         payload["version"] = rec.version
-        append(entity_type.name, rec.id, action, actor=ctx.user, device_id=ctx.device_id, payload=payload,
-               at=ctx.now)
+        rows.append(_next_entry(entity_type.name, rec.id, action, ctx.user, ctx.device_id, payload, ctx.now))
+    # One executemany of plain rows: no ORM objects, no ids read back.
+    db.session.execute(insert(AuditEntry.__table__), rows)
