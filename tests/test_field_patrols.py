@@ -190,6 +190,22 @@ def test_findings_become_hazards_once(grid):
     assert ("hazard", fid) in pulled and ("patrol", pid) in pulled
 
 
+def test_a_finding_whose_hazard_comes_in_the_same_batch_is_not_made_twice(grid):
+    """A phone that sent the finding's hazard itself, in the same push as the patrol, gets
+    both applied: the patrol's hook sees the batch's own (not yet written) hazard."""
+    member, pid, fid = grid["member"], new_id(), new_id()
+    photo = "cd" * 32
+    data = patrol_data(grid, findings=[{"id": fid, "title": "排水沟堵塞", "description": "落叶堵塞",
+                                        "photos": [photo], "risk_level": "黄",
+                                        "location": {"lat": LAT0, "lon": LON0}}])
+    hazard = {"title": "排水沟堵塞（手机上报）", "photos": [photo], "source": "patrol", "source_id": pid,
+              "location": {"lat": LAT0, "lon": LON0}}
+    res = member.push(member.op("patrol", pid, data=data), member.op("hazard", fid, data=hazard))["results"]
+    assert [r["status"] for r in res] == ["applied", "applied"]
+    stored = engine.get_record("hazard", fid)
+    assert stored.version == 1 and stored.data["title"] == "排水沟堵塞（手机上报）"
+
+
 def test_coverage_shows_missed_points_per_day(grid, client, auth, clock):
     member = grid["member"]
     day1 = datetime(2026, 7, 20, 1, 0)  # 09:00 CST on the 20th: A and B visited, C missed

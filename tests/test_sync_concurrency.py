@@ -2,8 +2,8 @@
 
 Several writer threads push batches (new records, and edits of a few shared records that
 make them wait on each other's row locks) while a puller walks the cursor in small pages.
-A hook inside every write transaction sleeps a little after the sequence numbers are
-taken, so transactions numbered close together commit at visibly different moments:
+Every write transaction sleeps a little between taking its sequence numbers and
+committing, so transactions numbered close together commit at visibly different moments:
 exactly when a naive ``seq > cursor`` reader skips a change forever.
 
 The puller must end with every committed record at its committed version, having seen no
@@ -15,6 +15,8 @@ import time
 import uuid
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from server.extensions import db
 from sync import engine, registry
@@ -26,12 +28,13 @@ BATCHES = 25
 
 @pytest.fixture
 def slow_commits():
-    """Widen the window between taking sequence numbers and committing."""
-    def hook(entity_type, record, ctx):
+    """Widen the window between taking sequence numbers and committing: a push numbers its
+    records in its last statements, so a pause before every commit falls right there."""
+    def before_commit(session):
         time.sleep(random.random() * 0.004)
-    registry.after_apply.append(hook)
+    event.listen(Session, "before_commit", before_commit)
     yield
-    registry.after_apply.remove(hook)
+    event.remove(Session, "before_commit", before_commit)
 
 
 def _writer(app, user_id, device_id, shared, created, errors, seed):
@@ -124,3 +127,55 @@ def test_a_puller_misses_nothing_while_writers_commit_concurrently(app, demo, sl
         version, change = latest[rid]
         assert (version, change["data"]) == (rec.version, rec.data), rid
     assert len(created) > 100
+
+
+def test_a_push_running_its_hooks_does_not_hold_up_other_writers(app, demo):
+    """The counter row is taken only after the hooks: a push whose hooks are slow (audit,
+    vision, notifications) must not stop another device's push from committing meanwhile."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite runs one writer at a time")
+    zhuren_id, wangge_id = demo["zhuren"].id, demo["wangge"].id
+    db.session.remove()
+    in_hook, release, errors, done = threading.Event(), threading.Event(), [], {}
+
+    def hook(entity_type, record, ctx):
+        if (record.data or {}).get("title") == "慢":
+            in_hook.set()
+            assert release.wait(30), "never released"
+
+    def push(user_id, device_id, title):
+        try:
+            with app.app_context():
+                from server.models import User
+                user = db.session.get(User, user_id)
+                results = engine.push(user, device_id, [{"op_id": str(uuid.uuid4()), "entity": "probe",
+                                                         "id": str(uuid.uuid4()), "op": "upsert",
+                                                         "base_version": None, "data": {"title": title}}])
+                done[title] = (results[0]["status"], time.monotonic())
+                db.session.remove()
+        except BaseException as e:
+            errors.append(e)
+
+    registry.after_apply.append(hook)
+    try:
+        slow = threading.Thread(target=push, args=(zhuren_id, "dev-slow", "慢"))
+        slow.start()
+        assert in_hook.wait(30)
+        fast = threading.Thread(target=push, args=(wangge_id, "dev-fast", "快"))
+        fast.start()
+        fast.join(10)
+        finished_while_blocked = not fast.is_alive()
+        release.set()
+        slow.join(30)
+        fast.join(30)
+    finally:
+        release.set()
+        registry.after_apply.remove(hook)
+    if errors:
+        raise errors[0]
+    assert finished_while_blocked, "the other push waited for the slow push's hooks"
+    assert done["快"][0] == done["慢"][0] == "applied"
+    assert done["快"][1] < done["慢"][1]
+    # Numbered in commit order: the fast push committed first, so its number is lower.
+    seqs = {r.data["title"]: r.seq for r in db.session.scalars(db.select(SyncRecord).where(SyncRecord.entity == "probe"))}
+    assert seqs["快"] < seqs["慢"]
