@@ -30,6 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import fresh_schema  # noqa: E402
+
 LEVELS = ("红", "橙", "黄", "蓝")
 STATUSES = ("reported", "verified", "assigned", "rectifying", "rectified", "closed")
 VILLAGES = ("130131100201", "130131100202", "130131101201", "130131101202", "130131102201", "130131102202")
@@ -154,17 +156,9 @@ def main():
     instance = tempfile.mkdtemp(prefix="console-bench-")
     os.environ["DANBING_INSTANCE_DIR"] = instance
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{instance}/bench.sqlite3")
-    from flask_migrate import upgrade
-    from sqlalchemy import text
-
     from server import create_app
-    from server.extensions import db
     app = create_app({"TESTING": False})
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade(revision="heads")
+    fresh_schema(app)  # seed() adds the demo county along with the bulk rows
     t0 = time.perf_counter()
     seed(app, args.hazards, args.members)
     print(f"seeded {args.hazards} hazards and {args.members} team members in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -11,7 +11,8 @@ function alone). Targets (issue #6): ≥ 20,000 fixes/s, latest positions < 100 
     .venv/bin/python bench/positions_bench.py --direct   # the domain ingest function, no HTTP
 
 Without DATABASE_URL a temporary SQLite file is used (fine for a smoke run, not for figures).
-The script DROPS and rebuilds the schema of the database it is given.
+The script DROPS and rebuilds the schema of the database it is given, so it refuses one whose
+name has neither "test" nor "bench" in it.
 """
 import argparse
 import hashlib
@@ -21,7 +22,6 @@ import os
 import queue
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,30 +34,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import free_port, fresh_schema  # noqa: E402
+
 COUNTY = "130131000000"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def setup(app, phones, teams):
     """Users, devices, sessions and access tokens for the phones, written in bulk."""
-    from sqlalchemy import insert, select, text
+    from sqlalchemy import insert, select
     from werkzeug.security import generate_password_hash
 
     from server.extensions import db
     from server.models import AuthSession, AuthToken, Device, Organisation, User
 
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    from flask_migrate import upgrade
-    upgrade(revision="heads")
-    from server.demo import seed_demo
-    seed_demo()
+    fresh_schema(app, demo=True)
     pw = generate_password_hash("bench-password", method="scrypt")
     db.session.execute(insert(Organisation), [
         {"name": f"平山县救援队第{t + 1}分队", "kind": "rescue_team", "jurisdiction_code": COUNTY} for t in range(teams)])

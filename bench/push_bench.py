@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import fresh_schema  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -44,13 +46,7 @@ def main():
 
     app = create_app()
     with app.app_context(), PushService() as service:
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        from flask_migrate import upgrade
-        upgrade()
-        from server.demo import seed_demo
-        seed_demo()
+        fresh_schema(app, demo=True)
         get_redis().delete("rq:queue:push")
         users = [u.id for u in db.session.query(User).filter(User.jurisdiction_code.startswith("130131"))]
         t0 = time.perf_counter()

@@ -24,25 +24,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _common import fresh_schema  # noqa: E402
+
 
 def make_app():
     inst = tempfile.mkdtemp(prefix="pwa-bench-")
     os.environ.setdefault("DANBING_INSTANCE_DIR", inst)
     from server import create_app
-    from server.extensions import db
-    from sqlalchemy import text
     cfg = {"TESTING": True}
     if not os.environ.get("DATABASE_URL"):
         cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{inst}/bench.sqlite3"
     app = create_app(cfg)
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        from flask_migrate import upgrade
-        upgrade(revision="heads")
-        from server.demo import seed_demo
-        seed_demo()
+    fresh_schema(app, demo=True)
     return app
 
 

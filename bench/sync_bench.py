@@ -27,8 +27,6 @@ import argparse
 import os
 import random
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,28 +35,15 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
+from _common import free_port, fresh_schema, pct  # noqa: E402
 
 PASSWORD = "Bench@2026"
 VILLAGES = ["130131100201", "130131100202", "130131101201", "130131101202", "130131102201", "130131102202"]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _pct(values, p):
-    values = sorted(values)
-    if not values:
-        return float("nan")
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 class Autoanalyze(threading.Thread):
@@ -127,25 +112,19 @@ def _cpu_split(before, after, wall):
 
 # ------------------------------------------------------------------ setup (in-process)
 
-def setup(app, n_users, n_devices):
+def setup(app, n_users, n_devices, erase_anyway=False):
     """Fresh schema, demo county, ``n_users`` grid members; returns [(user_id, device_id, token)]."""
-    from sqlalchemy import insert, select, text
+    from sqlalchemy import insert, select
     from werkzeug.security import generate_password_hash
 
     from server.accounts import get_or_create_organisation
     from server.auth import service
     from server.clock import utcnow
-    from server.demo import seed_demo
     from server.extensions import db
     from server.models import AuthSession, Device, User
 
+    fresh_schema(app, demo=True, erase_anyway=erase_anyway)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        from flask_migrate import upgrade
-        upgrade(revision="heads")
-        seed_demo()
         org = get_or_create_organisation("平山镇人民政府", "130131100000", "office")
         pw = generate_password_hash(PASSWORD, method="scrypt")
         db.session.execute(insert(User), [
@@ -327,14 +306,12 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a smaller run (about a quarter of the work)")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     ap.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    ap.add_argument("--erase-anyway", action="store_true")
+    ap.add_argument("--erase-anyway", action="store_true",
+                    help="erase the database even though its name has neither 'test' nor 'bench'")
     args = ap.parse_args()
 
-    dbname = urlparse(args.database_url).path.lstrip("/")
     if not args.database_url.startswith("postgres"):
         sys.exit("sync_bench: needs PostgreSQL (--database-url postgresql://...)")
-    if "test" not in dbname and "bench" not in dbname and not args.erase_anyway:
-        sys.exit(f"sync_bench: refusing to erase database {dbname!r} (name has no 'test'/'bench'; --erase-anyway)")
 
     push_ops = 10_000 if args.quick else 40_000
     storm_devices = 500 if args.quick else 2_000
@@ -348,10 +325,10 @@ def main():
     from server import create_app
     app = create_app()
     t0 = time.perf_counter()
-    creds = setup(app, n_users, storm_devices + 64)
+    creds = setup(app, n_users, storm_devices + 64, args.erase_anyway)  # refuses a non-scratch database
     print(f"setup: schema, demo county, {n_users} users, {len(creds)} device sessions in {time.perf_counter() - t0:.1f} s")
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
@@ -386,7 +363,7 @@ def main():
         state, wall, lat = phase_push(phones[-64:], push_ops, batch, conc)
         print(f"push: {state['applied']} ops applied ({state['other']} other) by {conc} phones in batches of "
               f"{batch}: {wall:.1f} s = {state['applied'] / wall:,.0f} applied ops/s (target >= 2,000); "
-              f"push latency p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms "
+              f"push latency p50 {pct(lat, 50) * 1000:.0f} ms, p99 {pct(lat, 99) * 1000:.0f} ms "
               f"[load {os.getloadavg()[0]:.2f}{_cpu_split(cpu0, _cpu_seconds(server.pid), wall)}]")
 
         # 2. reconnect storm
@@ -398,7 +375,7 @@ def main():
         bad = sum(1 for s in statuses.values() if s not in ("applied", "conflict"))
         print(f"storm: {storm_devices} phones x 25 ops = {n_ops} ops ({resent} batches resent after a lost response), "
               f"{storm_conc} connections at once: {wall:.1f} s = {n_ops / wall:,.0f} ops/s; batch latency "
-              f"p50 {_pct(lat, 50) * 1000:.0f} ms, p99 {_pct(lat, 99) * 1000:.0f} ms; "
+              f"p50 {pct(lat, 50) * 1000:.0f} ms, p99 {pct(lat, 99) * 1000:.0f} ms; "
               f"503 retries {sum(p.retries_503 for p in phones)} [load {os.getloadavg()[0]:.2f}]")
         print(f"storm check against the database: lost {lost}, duplicated {duplicated}, "
               f"records missing {missing}, ops not applied {bad}")

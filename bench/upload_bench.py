@@ -18,7 +18,6 @@ import io
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,11 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from _common import free_port, fresh_schema  # noqa: E402
 
 
 def photo(size_bytes, seed):
@@ -97,16 +92,11 @@ def main():
     from server.extensions import db
     app = create_app()
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        elif db.engine.dialect.name == "sqlite":
+        if db.engine.dialect.name == "sqlite":
             with db.engine.begin() as conn:
                 conn.execute(text("PRAGMA journal_mode=WAL"))
-        from flask_migrate import upgrade
-        upgrade(revision="heads")
-        from server.demo import DEMO_PASSWORD, seed_demo
-        seed_demo()
+        fresh_schema(app, demo=True)
+        from server.demo import DEMO_PASSWORD
         dialect = db.engine.dialect.name
 
     port = free_port()

@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
+from _common import fresh_schema, pct  # noqa: E402
+
 
 def make_images(n):
     """``n`` distinct photos from ultralytics' bus.jpg and zidane.jpg (crops, flips, scales)."""
@@ -52,13 +54,6 @@ def make_images(n):
     return out
 
 
-def pct(values, p):
-    values = sorted(values)
-    k = (len(values) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
-
-
 def main(n_images=12, n_latency=10):
     tmp = tempfile.mkdtemp(prefix="vision-bench-")
     os.environ["DANBING_INSTANCE_DIR"] = tmp
@@ -69,12 +64,7 @@ def main(n_images=12, n_latency=10):
     app = create_app({"TESTING": True})
     images = make_images(n_images + n_latency)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            from sqlalchemy import text
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        from flask_migrate import upgrade
-        upgrade(revision="heads")
+        fresh_schema(app)  # the demo county comes after the queue is emptied
         from server.queue import get_queue, get_redis
         get_redis().flushdb()
         from server.demo import seed_demo

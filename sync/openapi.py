@@ -31,13 +31,22 @@ def _body(schema, example=None):
     return {"required": True, "content": {"application/json": content}}
 
 
+def _schema_name(schema):
+    """Component name of a nested schema: its class name without "Schema", prefixed by the
+    subsystem for the domain packages (loops, legal and field each have a FindingSchema)."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    base = cls.__name__.removesuffix("Schema") or cls.__name__
+    package = cls.__module__.split(".")[0]
+    return base if package in ("sync", "server") else f"{package}_{base}"
+
+
 def build_spec():
     from server.api.admin import EnterpriseSchema
     from server.api.auth import LoginSchema, RefreshSchema
 
     from . import protocol, registry
     spec = APISpec(title="Danbing 单兵 API", version="1", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
                    info={"description": "Offline-first field operations: auth, sync protocol, admin. "
                                         "Errors are application/problem+json (RFC 9457)."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
