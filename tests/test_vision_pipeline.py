@@ -303,8 +303,10 @@ def test_site_weights_by_configuration_and_high_severity_alerts_supervisors(app,
 def test_supervisors_confirm_and_dismiss_dismissals_are_kept_and_exported(app, client, auth, device, runner, bus, tmp_path):
     phone, sha, rid = report_with_photo(device, bus)
     run_worker(app)
-    heads = [d for d in engine.get_record("hazard", rid).data["detections"] if d["hazard_code"] == "no_helmet"]
+    before = engine.get_record("hazard", rid).data
+    heads = [d for d in before["detections"] if d["hazard_code"] == "no_helmet"]
     assert len(heads) == 2
+    annotated, key = before["annotated_image"], before["vision"]["annotated_key"]
     url = "/api/v1/vision/detections/{}/{}"
     assert_problem(client.post(url.format(heads[0]["id"], "dismiss"), headers=auth.headers("wangge")), 403)
     assert_problem(client.post(url.format(99999, "dismiss"), headers=auth.headers("zhuren")), 404)
@@ -318,6 +320,9 @@ def test_supervisors_confirm_and_dismiss_dismissals_are_kept_and_exported(app, c
     assert reviews[heads[0]["id"]] == "dismissed" and reviews[heads[1]["id"]] == "confirmed"
     (finding,) = data["suggested_findings"]
     assert finding["detection_ids"] == [heads[1]["id"]] and finding["confirmed"] is True
+    # The annotated evidence image is drawn again without the dismissed box.
+    assert data["annotated_image"] and data["annotated_image"] != annotated
+    assert data["vision"]["annotated_key"] != key
     # Dismissals are kept: the export is a YOLO dataset with the image.
     r = client.get("/api/v1/vision/export?status=dismissed", headers=auth.headers("zhuren"))
     assert r.status_code == 200 and r.mimetype == "application/zip"

@@ -336,11 +336,13 @@ def record_fields(entity, data, images=None):
     dets = [_detection_dict(d) for d in rows]
     status = _status(reqs, shas, active)
     changes = {"detections": dets, "suggested_findings": _findings(dets)}
-    # The annotated evidence image: the first photo with boxes, drawn with all of its boxes.
-    first = next((s for s in shas if any(d["photo"] == s for d in dets)), None)
+    # The annotated evidence image: the first photo with boxes, drawn with all of its boxes
+    # but the ones a supervisor dismissed (a 误报 must not stand in the evidence).
+    shown = [d for d in dets if d["review"] != "dismissed"]
+    first = next((s for s in shas if any(d["photo"] == s for d in shown)), None)
     previous = (data or {}).get("vision") or {}
     if first is not None:
-        boxes = [d for d in dets if d["photo"] == first]
+        boxes = [d for d in shown if d["photo"] == first]
         key = hashlib.sha256(repr([(d["id"], d["box"], d["confidence"]) for d in boxes]).encode()).hexdigest()[:16]
         if previous.get("annotated_key") == key and data.get("annotated_image"):
             changes["annotated_image"] = data["annotated_image"]
