@@ -295,7 +295,7 @@ def test_conflict_restore_disasters_and_dashboard(app, client, auth, device):
         page.click("#county-deadlines button.forward")
         page.wait_for_selector("#county-deadlines button.forward-followup")
         page.click("#county-deadlines button.forward-followup")
-        page.wait_for_function("document.querySelector('#county-deadlines').textContent.includes('今日已报')")
+        page.wait_for_selector("#county-deadlines td:has-text('今日已报')")  # survives the page's reload
         screenshot(page, "09-disasters")
 
         page.goto(f"{base_url}/console/#/dashboard")
