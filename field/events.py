@@ -14,26 +14,41 @@ Deadlines (自然灾害情况统计调查制度; times in China Standard Time):
   * the county passes the 初报 on (``forward``) within 2 hours of its first report arriving;
   * while a township has places still developing (no 核报, latest report not marked
     ``developing: false``), a 续报 every day by 08:00 (received between 00:00 and 08:00 of
-    that day) starting the day after its first report.
+    that day) starting the day after its first report;
+  * while any township of a county is still developing, the county's own 续报 (a ``forward``
+    with stage 续报) every day by 09:00 (forwarded between 00:00 and 09:00 of that day, its
+    ``report_date`` that day) starting the day after the county's first report arrived;
+    none once the county has forwarded its 核报;
+  * once every township of a county is stable, the county's 核报 (``forward`` with stage 核报)
+    within 2 working days (Monday–Friday; public holidays and 调休 make-up working days are
+    not modelled) of the moment it became stable: the latest ``received`` time among the
+    reports that made each place stable (each place's latest report, a 核报 or
+    ``developing: false``).
+
+A county passes a stage on with ``forward``: 初报 and 核报 once per county and event, 续报
+once per county, event and (China) day.
 """
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from server.clock import utcnow
-from server.errors import Conflict, Forbidden, NotFound
+from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.extensions import db
 from server.models import Jurisdiction
 from server.models.jurisdiction import covers, level_of, scope_prefix
 from sync.models import SyncRecord
 
-from .common import cst_day_start, iso, parse_dt
-from .disasters import ENTITY, FINAL, INDICATORS, STAGE_RANK
+from .common import CST, cst_day_start, iso, parse_dt
+from .disasters import ENTITY, FINAL, INDICATORS, INITIAL, STAGE_RANK, STAGES, UPDATE
 from .models import DisasterForward
 
 FIRST_REPORT_DUE = timedelta(hours=1)
 FORWARD_DUE = timedelta(hours=2)
-FOLLOWUP_HOUR = 8
+FOLLOWUP_HOUR = 8           # the township's daily 续报
+COUNTY_FOLLOWUP_HOUR = 9    # the county's daily 续报
+FINAL_WORKING_DAYS = 2      # the county's 核报 after the disaster became stable
 DIRECT_REPORT_DEATHS_MISSING = 10   # 10+ dead or missing: straight to province and ministry
 COMMAND_ROLES = frozenset({"supervisor", "admin"})
 LEVELS = ("county", "township", "village")
@@ -130,8 +145,63 @@ def _stage_of_all(stages):
     return min(stages, key=lambda s: STAGE_RANK[s])
 
 
+def place_stable(r):
+    """A place is off the daily 续报 once verified (核报), or once its latest report says the
+    disaster stopped developing (the 核报 is then due, not another 续报)."""
+    return r.status == FINAL or r.data.get("developing") is False
+
+
+def cst_date(utc_naive):
+    """The China-Standard-Time calendar date of a naive-UTC moment."""
+    return utc_naive.replace(tzinfo=timezone.utc).astimezone(CST).date()
+
+
+def add_working_days(utc_naive, n):
+    """``utc_naive`` plus ``n`` working days, counted in China time: the same time of day on
+    the n-th Monday–Friday after it. A start on a Saturday or Sunday counts from 00:00 of the
+    next Monday (Saturday 10:00 + 2 = Wednesday 00:00, the end of Tuesday).
+
+    Public holidays (国庆, 春节, ...) and the 调休 make-up working days on weekends are NOT
+    modelled: over a holiday the deadline shown is earlier than the official calendar's.
+    """
+    local = utc_naive.replace(tzinfo=timezone.utc).astimezone(CST)
+    if local.weekday() >= 5:
+        local = (local + timedelta(days=7 - local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    added = 0
+    while added < n:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            added += 1
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _daily_due(first_at, hour, now, met):
+    """The daily deadlines at ``hour``:00 China time, from the day after ``first_at`` up to ``now``.
+
+    ``met(start, due)`` says whether that day's report came in [start = 00:00, due].
+    Returns (missed: ISO due times, next due time, late: the latest due one was missed).
+    """
+    missed, last_due = [], None
+    d = cst_day_start(first_at) + timedelta(days=1, hours=hour)
+    while d <= now:
+        if not met(d - timedelta(hours=hour), d):
+            missed.append(iso(d))
+        last_due, d = d, d + timedelta(days=1)
+    late = bool(missed) and last_due is not None and missed[-1] == iso(last_due)
+    return missed, d, late
+
+
+def _county_forwards(event_id):
+    """{(county_code, stage): [forwards, oldest first]}."""
+    out = {}
+    for f in db.session.scalars(select(DisasterForward).where(DisasterForward.event_id == event_id)
+                                .order_by(DisasterForward.forwarded_at, DisasterForward.id)):
+        out.setdefault((f.county_code, f.stage), []).append(f)
+    return out
+
+
 def lateness(event_id, reports, now):
-    """Per township and county: first report, forward and daily follow-up deadlines."""
+    """Per township: first report and daily 续报; per county: forward of the 初报, daily 续报, 核报."""
     by_township, by_county = {}, {}
     for r in reports:
         by_township.setdefault(township_of(r.jurisdiction_code), []).append(r)
@@ -142,44 +212,57 @@ def lateness(event_id, reports, now):
         learned = parse_dt(first.data.get("learned_at")) or parse_dt(first.data.get("occurred_at"))
         due = learned + FIRST_REPORT_DUE if learned else None
         first_late = due is not None and first.created_at > due
-        latest = latest_per_place(rs)
-        # A place is off the daily 续报 once verified (核报), or once its latest report says the
-        # disaster stopped developing (the 核报 is then due, not another 续报).
-        stable = all(r.status == FINAL or r.data.get("developing") is False for r in latest.values())
-        missed, next_due, last_due = [], None, None
+        stable = all(place_stable(r) for r in latest_per_place(rs).values())
+        missed, next_due, followup_late = [], None, False
         if not stable:
             received = sorted(r.created_at for r in rs)
-            d = cst_day_start(first.created_at) + timedelta(days=1, hours=FOLLOWUP_HOUR)
-            while d <= now:
-                start = d - timedelta(hours=FOLLOWUP_HOUR)
-                if not any(start <= t <= d for t in received):
-                    missed.append(iso(d))
-                last_due, d = d, d + timedelta(days=1)
-            next_due = d
-        followup_late = bool(missed) and last_due is not None and missed[-1] == iso(last_due)
+            missed, next_due, followup_late = _daily_due(
+                first.created_at, FOLLOWUP_HOUR, now, lambda start, d: any(start <= t <= d for t in received))
         townships.append({
             "code": tcode, "first_report_received_at": iso(first.created_at), "learned_at": iso(learned),
             "first_report_due_at": iso(due), "first_report_late": first_late,
             "first_report_late_by_s": int((first.created_at - due).total_seconds()) if first_late else 0,
             "stable": stable, "followup_next_due_at": iso(next_due), "followup_late": followup_late,
             "followups_missed": missed})
-    forwards = {f.county_code: f for f in db.session.scalars(
-        select(DisasterForward).where(DisasterForward.event_id == event_id))}
+    forwards = _county_forwards(event_id)
+    today = cst_date(now)
     counties = []
     for ccode, rs in sorted(by_county.items()):
         first = min(r.created_at for r in rs)
         due = first + FORWARD_DUE
-        fw = forwards.get(ccode)
+        fw = (forwards.get((ccode, INITIAL)) or [None])[0]
         done_at = fw.forwarded_at if fw else None
-        late = (done_at or now) > due
-        counties.append({"code": ccode, "first_report_received_at": iso(first), "forward_due_at": iso(due),
-                         "forwarded_at": iso(done_at), "forward_late": late,
-                         "forward_overdue_open": fw is None and now > due})
+        followups = forwards.get((ccode, UPDATE), [])
+        final = (forwards.get((ccode, FINAL)) or [None])[0]
+        latest = latest_per_place(rs)
+        stable = all(place_stable(r) for r in latest.values())
+        # The moment the last place became stable: every place's latest report is then a 核报 or
+        # says developing false, and the latest of those arrived last.
+        stable_since = max(r.created_at for r in latest.values()) if stable else None
+        missed, next_due, followup_late = [], None, False
+        if not stable and final is None:
+            missed, next_due, followup_late = _daily_due(
+                first, COUNTY_FOLLOWUP_HOUR, now,
+                lambda start, d: any(f.report_date == cst_date(start) and start <= f.forwarded_at <= d
+                                     for f in followups))
+        final_due = add_working_days(stable_since, FINAL_WORKING_DAYS) if stable else None
+        final_at = final.forwarded_at if final else None
+        counties.append({
+            "code": ccode, "first_report_received_at": iso(first), "forward_due_at": iso(due),
+            "forwarded_at": iso(done_at), "forward_late": (done_at or now) > due,
+            "forward_overdue_open": fw is None and now > due,
+            "stable": stable, "stable_since": iso(stable_since),
+            "followup_next_due_at": iso(next_due), "followup_late": followup_late, "followups_missed": missed,
+            "followup_last_report_date": followups[-1].report_date.isoformat() if followups else None,
+            "followup_last_forwarded_at": iso(followups[-1].forwarded_at) if followups else None,
+            "followup_forwarded_today": any(f.report_date == today for f in followups),
+            "final_due_at": iso(final_due), "final_forwarded_at": iso(final_at),
+            "final_late": final_due is not None and (final_at or now) > final_due})
     names = _names([t["code"] for t in townships] + [c["code"] for c in counties])
     for x in townships + counties:
         x["name"] = names.get(x["code"])
     late = (any(t["first_report_late"] or t["followup_late"] for t in townships)
-            or any(c["forward_late"] for c in counties))
+            or any(c["forward_late"] or c["followup_late"] or c["final_late"] for c in counties))
     return {"late": late, "townships": townships, "counties": counties}
 
 
@@ -252,19 +335,62 @@ def list_events(viewer, *, late_only=False, limit=200, now=None):
     return items[:limit]
 
 
-def forward(viewer, event_id, note=None, now=None):
-    """A county supervisor records that the county passed the event's 初报 on (上报)."""
+def _cst_text(utc_naive):
+    return utc_naive.replace(tzinfo=timezone.utc).astimezone(CST).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+
+
+def forward(viewer, event_id, note=None, stage=None, now=None):
+    """A county supervisor records that the county passed the event's 初报, a daily 续报 or the
+    核报 on to the city/province (上报). 续报: once a day (``report_date`` = today in China
+    time) while some place of the county still develops; 核报: once every place is stable."""
     if viewer.role not in COMMAND_ROLES or level_of(viewer.jurisdiction_code) != "county":
         raise Forbidden("只有县级审核/指挥人员可以向上级报送灾情。")
+    stage = INITIAL if stage is None else stage
+    if stage not in STAGES:
+        raise Invalid("报送阶段应为 初报、续报 或 核报。", errors={"stage": ["报送阶段应为 初报、续报 或 核报"]})
+    now = now or utcnow()
     county = viewer.jurisdiction_code
-    if not any(covers(county, r.jurisdiction_code) for r in _reports(event_id, viewer)):
+    reports = [r for r in _reports(event_id, viewer) if covers(county, r.jurisdiction_code)]
+    if not reports:
         raise NotFound("本县没有这个灾害事件的报告。")
-    existing = db.session.scalar(select(DisasterForward).where(
-        DisasterForward.event_id == event_id, DisasterForward.county_code == county))
-    if existing is not None:
-        raise Conflict(f"本县已于 {iso(existing.forwarded_at)} 报送过该事件。")
-    fw = DisasterForward(event_id=event_id, county_code=county, forwarded_at=now or utcnow(),
-                         forwarded_by_id=viewer.id, note=note)
+    done = _county_forwards(event_id)
+
+    def first_of(s):
+        return (done.get((county, s)) or [None])[0]
+
+    report_date = None
+    if stage == INITIAL:
+        if (prev := first_of(INITIAL)) is not None:
+            raise Conflict(f"本县已于 {_cst_text(prev.forwarded_at)}报送过该事件的初报。",
+                           forwarded_at=iso(prev.forwarded_at))
+    else:
+        if first_of(INITIAL) is None:
+            raise Conflict("本县尚未报送该事件的初报，请先转报初报。")
+        if (prev := first_of(FINAL)) is not None:
+            raise Conflict(f"本县已于 {_cst_text(prev.forwarded_at)}报送过该事件的核报"
+                           + ("，不再报送续报。" if stage == UPDATE else "。"), forwarded_at=iso(prev.forwarded_at))
+        developing = sorted(code for code, r in latest_per_place(reports).items() if not place_stable(r))
+        if stage == UPDATE:
+            if not developing:
+                raise Conflict("灾情已稳定，应报核报。")
+            report_date = cst_date(now)
+            prev = next((f for f in done.get((county, UPDATE), []) if f.report_date == report_date), None)
+            if prev is not None:
+                raise Conflict(f"本县 {report_date.isoformat()} 的续报已于 {_cst_text(prev.forwarded_at)}报送过。",
+                               forwarded_at=iso(prev.forwarded_at))
+        elif developing:
+            names = _names(developing)
+            listed = "、".join(names.get(c) or c for c in developing[:5]) + (f" 等 {len(developing)} 处" if len(developing) > 5 else "")
+            raise Conflict(f"灾情仍在发展，暂不能报核报：{listed}尚未核报，也未在最新一报中标明灾情已稳定。",
+                           developing=developing)
+    fw = DisasterForward(event_id=event_id, county_code=county, stage=stage, report_date=report_date,
+                         forwarded_at=now, forwarded_by_id=viewer.id, note=note)
     db.session.add(fw)
-    db.session.commit()
-    return {"event_id": event_id, "county_code": county, "forwarded_at": iso(fw.forwarded_at), "note": note}
+    try:
+        db.session.commit()
+    except IntegrityError:  # another supervisor of the county forwarded the same stage just now
+        db.session.rollback()
+        raise Conflict(f"本县刚刚已报送过该事件的{stage}。") from None
+    return {"event_id": event_id, "county_code": county, "stage": stage,
+            "report_date": report_date.isoformat() if report_date else None,
+            "forwarded_at": iso(fw.forwarded_at), "note": note}

@@ -48,14 +48,28 @@ class LatestPosition(db.Model):
 
 
 class DisasterForward(db.Model):
-    """A county passing an event's 初报 on (上报) to the city/province: the 2-hour deadline."""
+    """A county passing an event's report on (上报) to the city/province.
+
+    ``stage`` 初报: the first report passed on (2-hour deadline); 续报: the county's daily
+    follow-up, ``report_date`` being the China-Standard-Time date whose 09:00 deadline it meets;
+    核报: the verified report (2 working days after the disaster became stable).
+    初报 and 核报 once per county and event (``report_date`` NULL: the partial unique index,
+    since a plain unique constraint treats NULLs as distinct), 续报 once per county, event and day.
+    """
     __tablename__ = "disaster_forwards"
 
     id = db.Column(db.Integer, primary_key=True)
     event_id = db.Column(db.String(36), nullable=False, index=True)
     county_code = db.Column(db.String(12), nullable=False)
+    stage = db.Column(db.String(4), nullable=False, default="初报", server_default="初报")
+    report_date = db.Column(db.Date)
     forwarded_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     forwarded_by_id = db.Column(db.Integer, db.ForeignKey("users.id"), nullable=False)
     note = db.Column(db.String(500))
 
-    __table_args__ = (db.UniqueConstraint("event_id", "county_code", name="uq_disaster_forwards_event_county"),)
+    __table_args__ = (
+        db.UniqueConstraint("event_id", "county_code", "stage", "report_date",
+                            name="uq_disaster_forwards_event_county_stage_date"),
+        db.Index("uq_disaster_forwards_once", "event_id", "county_code", "stage", unique=True,
+                 sqlite_where=db.text("report_date IS NULL"), postgresql_where=db.text("report_date IS NULL")),
+    )

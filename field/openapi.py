@@ -37,7 +37,10 @@ def paths(spec):
         "灾害事件当前灾情汇总（各地取最新一报，不重复计算）",
         [("level", "string", False, "county | township | village")], tag="disasters")}})
     spec.path("/api/v1/disasters/events/{event_id}/forward", operations={"post": _op(
-        "县级上报（2 小时时限）", body={"type": "object", "properties": {"note": {"type": "string"}}}, tag="disasters")})
+        "县级上报：初报（2 小时内）、续报（每日 9 时前）、核报（稳定后 2 个工作日内）", body={"type": "object", "properties": {
+            "note": {"type": "string", "maxLength": 500},
+            "stage": {"type": "string", "enum": ["初报", "续报", "核报"], "default": "初报",
+                      "description": "续报按服务器当天（北京时间）日期计，每天一次"}}}, tag="disasters")})
     spec.path("/api/v1/patrols/points", operations={"get": _op(
         "风险点列表", [("jurisdiction", "string", False, ""), ("risk_level", "string", False, "红|橙|黄|蓝")], tag="patrols")})
     spec.path("/api/v1/patrols/plans", operations={"get": _op("巡查计划列表", tag="patrols")})

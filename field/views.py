@@ -7,7 +7,7 @@
 | GET | /api/v1/positions/track | own team + command above |
 | GET | /api/v1/disasters/events | supervisors, admins |
 | GET | /api/v1/disasters/events/<event_id>/summary | anyone, within their jurisdiction |
-| POST | /api/v1/disasters/events/<event_id>/forward | county supervisors |
+| POST | /api/v1/disasters/events/<event_id>/forward | county supervisors ({note, stage: 初报/续报/核报}) |
 | GET | /api/v1/patrols/points, /api/v1/patrols/plans | anyone, within their jurisdiction |
 | GET | /api/v1/patrols/coverage | anyone, within their jurisdiction |
 """
@@ -108,7 +108,8 @@ def disaster_forward(event_id):
     note = body.get("note")
     if note is not None and (not isinstance(note, str) or len(note) > 500):
         raise BadRequest("note 应为 500 字以内的文字。")
-    return events.forward(g.user, event_id, note=note), 201
+    # stage: 初报 (default: the body {note} of old clients), 续报 (today's, China time) or 核报.
+    return events.forward(g.user, event_id, note=note, stage=body.get("stage")), 201
 
 
 # --------------------------------------------------------------------------- patrols

@@ -289,6 +289,13 @@ def test_conflict_restore_disasters_and_dashboard(app, client, auth, device):
         chain = page.locator("#chains tr[data-place='130131101201']")
         assert chain.count() == 2 and "初报" in chain.nth(0).inner_text() and "续报" in chain.nth(1).inner_text()
         assert "首报" in page.inner_text("#lateness") or "首报时限" in page.inner_text("#lateness")
+        # The county passes the 初报 on, then today's 续报 (the place is still developing, so no 核报 yet).
+        county = page.inner_text("#county-deadlines")
+        assert "核报时限" in county and "灾情发展中" in county
+        page.click("#county-deadlines button.forward")
+        page.wait_for_selector("#county-deadlines button.forward-followup")
+        page.click("#county-deadlines button.forward-followup")
+        page.wait_for_selector("#county-deadlines td:has-text('今日已报')")  # survives the page's reload
         screenshot(page, "09-disasters")
 
         page.goto(f"{base_url}/console/#/dashboard")

@@ -1,7 +1,10 @@
 """灾情报告: validation with real mistakes, the 初报 → 续报 → 核报 chain, aggregation to the county
 without double counting, and lateness under a controlled clock (issue #6)."""
+from datetime import datetime
+
 import pytest
 
+from field.events import add_working_days
 from sync import engine
 from tests.field_helpers import add_user, clock, new_id  # noqa: F401  (fixture)
 
@@ -292,6 +295,166 @@ def test_forward_on_time_and_only_by_county_command(officers, clock, auth, clien
     # No learned_at: the deadline runs from the occurrence (00:30 UTC), and the report came at 02:00.
     assert item["late"] is True and item["lateness"]["townships"][0]["first_report_late"] is True
     assert client.get("/api/v1/disasters/events", headers=auth.headers("xinxi")).status_code == 403
+
+
+# --------------------------------------------------------------------------- the county's 续报 and 核报
+
+def forward(client, auth, ev, stage=None, user="zhuren", **body):
+    if stage is not None:
+        body["stage"] = stage
+    return client.post(f"/api/v1/disasters/events/{ev}/forward", headers=auth.headers(user), json=body)
+
+
+def county_lateness(client, auth, ev):
+    r = client.get(f"/api/v1/disasters/events/{ev}/summary", headers=auth.headers("zhuren"))
+    assert r.status_code == 200, r.get_json()
+    late = r.get_json()["lateness"]
+    [county] = late["counties"]
+    return county, late
+
+
+def test_county_daily_followup_is_due_at_nine_on_time_late_and_not_once_stable(officers, clock, auth, client):
+    # Monday 20 July, 10:00 CST: 温塘村's 初报; the county passes it on at 10:30.
+    ev = first_report(officers["xinxi"], WENTANG_VILLAGE, affected_population=10)
+    clock.advance(minutes=30)
+    assert forward(client, auth, ev, note="已报市局").status_code == 201
+    county, _ = county_lateness(client, auth, ev)
+    # The first county 续报 is due the next morning at 09:00 CST (01:00 UTC).
+    assert county["stable"] is False and county["followup_next_due_at"] == "2026-07-21T01:00:00Z"
+    assert county["followup_late"] is False and county["followups_missed"] == []
+
+    # Tuesday 08:30 CST: today's 续报 goes up within the 00:00–09:00 window.
+    clock.set(datetime(2026, 7, 21, 0, 30))
+    r = forward(client, auth, ev, "续报", note="截至昨日24时")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["stage"] == "续报" and r.get_json()["report_date"] == "2026-07-21"
+    clock.set(datetime(2026, 7, 21, 1, 30))  # 09:30 CST: the deadline has passed, and was met
+    county, _ = county_lateness(client, auth, ev)
+    assert county["followup_late"] is False and county["followups_missed"] == []
+    assert county["followup_forwarded_today"] is True and county["followup_last_report_date"] == "2026-07-21"
+    assert county["followup_next_due_at"] == "2026-07-22T01:00:00Z"
+
+    # Wednesday 09:01 CST: nothing went up this morning -> the county's 续报 is late.
+    clock.set(datetime(2026, 7, 22, 1, 1))
+    county, late = county_lateness(client, auth, ev)
+    assert county["followup_late"] is True and county["followups_missed"] == ["2026-07-22T01:00:00Z"]
+    assert county["followup_forwarded_today"] is False and late["late"] is True
+    # Sent at 10:00 it is still that day's 续报, but it came after 09:00: the miss stays on record.
+    clock.set(datetime(2026, 7, 22, 2, 0))
+    r = forward(client, auth, ev, "续报")
+    assert r.status_code == 201 and r.get_json()["report_date"] == "2026-07-22"
+    county, _ = county_lateness(client, auth, ev)
+    assert county["followup_late"] is True and county["followups_missed"] == ["2026-07-22T01:00:00Z"]
+
+    # Thursday 08:00 CST: 温塘村 files its 核报 -> every place is stable, no county 续报 is due any more.
+    clock.set(datetime(2026, 7, 23, 0, 0))
+    _, res = push_one(officers["xinxi"], report("核报", WENTANG_VILLAGE, event_id=ev, **{**FULL, "affected_population": 12}))
+    assert res["status"] == "applied"
+    clock.set(datetime(2026, 7, 24, 3, 0))  # Friday 11:00 CST, no 续报 on Thursday or Friday
+    county, _ = county_lateness(client, auth, ev)
+    assert county["stable"] is True and county["followup_late"] is False
+    assert county["followups_missed"] == [] and county["followup_next_due_at"] is None
+
+
+def test_county_final_report_due_two_working_days_after_the_disaster_became_stable(officers, clock, auth, client):
+    # Monday 10:00 CST: reports from 温塘镇 (温塘村) and 平山镇 (东关村); the county forwards the 初报.
+    ev = first_report(officers["xinxi"], WENTANG_VILLAGE, affected_population=10)
+    _, res = push_one(officers["xinxi_dg"], report("初报", DONGGUAN, event_id=ev, affected_population=4))
+    assert res["status"] == "applied"
+    assert forward(client, auth, ev).status_code == 201
+
+    clock.set(datetime(2026, 7, 21, 0, 0))  # Tuesday 08:00 CST: 温塘村 verified, 东关村 still developing
+    _, res = push_one(officers["xinxi"], report("核报", WENTANG_VILLAGE, event_id=ev, **{**FULL, "affected_population": 11}))
+    assert res["status"] == "applied"
+    county, _ = county_lateness(client, auth, ev)
+    assert county["stable"] is False and county["final_due_at"] is None and county["final_late"] is False
+
+    # Wednesday 15:00 CST: 东关村 reports the disaster stopped developing -> stable since then,
+    # 核报 due two working days later: Friday 15:00 CST.
+    clock.set(datetime(2026, 7, 22, 7, 0))
+    _, res = push_one(officers["xinxi_dg"], report("续报", DONGGUAN, event_id=ev, affected_population=5, developing=False))
+    assert res["status"] == "applied"
+    county, _ = county_lateness(client, auth, ev)
+    assert county["stable"] is True and county["stable_since"] == "2026-07-22T07:00:00Z"
+    assert county["final_due_at"] == "2026-07-24T07:00:00Z" and county["final_late"] is False
+    assert county["final_forwarded_at"] is None
+
+    clock.set(datetime(2026, 7, 24, 7, 1))  # Friday 15:01 CST: no 核报 yet -> late
+    county, late = county_lateness(client, auth, ev)
+    assert county["final_late"] is True and late["late"] is True
+    r = forward(client, auth, ev, "核报", note="核报表已报市局")
+    assert r.status_code == 201 and r.get_json()["stage"] == "核报" and r.get_json()["report_date"] is None
+    county, _ = county_lateness(client, auth, ev)
+    assert county["final_forwarded_at"] == "2026-07-24T07:01:00Z" and county["final_late"] is True  # one minute over
+
+
+def test_county_final_report_after_a_friday_is_due_on_tuesday(officers, clock, auth, client):
+    clock.set(datetime(2026, 7, 24, 2, 0))  # Friday 24 July, 10:00 CST
+    ev = first_report(officers["xinxi"], WENTANG_VILLAGE, affected_population=10, occurred="2026-07-24T01:30:00Z")
+    assert forward(client, auth, ev).status_code == 201
+    clock.set(datetime(2026, 7, 24, 7, 0))  # Friday 15:00 CST: stable
+    _, res = push_one(officers["xinxi"], report("续报", WENTANG_VILLAGE, event_id=ev, occurred="2026-07-24T01:30:00Z",
+                                                affected_population=10, developing=False))
+    assert res["status"] == "applied"
+    county, _ = county_lateness(client, auth, ev)
+    # Saturday and Sunday do not count: Monday is the first working day, Tuesday 15:00 CST the deadline.
+    assert county["final_due_at"] == "2026-07-28T07:00:00Z" and county["followup_next_due_at"] is None
+    clock.set(datetime(2026, 7, 27, 2, 0))  # Monday 10:00 CST
+    assert forward(client, auth, ev, "核报").status_code == 201
+    clock.set(datetime(2026, 7, 29, 2, 0))
+    county, late = county_lateness(client, auth, ev)
+    assert county["final_late"] is False and county["final_forwarded_at"] == "2026-07-27T02:00:00Z"
+    assert late["late"] is False
+
+
+@pytest.mark.parametrize("start, due", [
+    (datetime(2026, 7, 20, 2, 0), datetime(2026, 7, 22, 2, 0)),     # Monday 10:00 CST -> Wednesday 10:00
+    (datetime(2026, 7, 23, 7, 0), datetime(2026, 7, 27, 7, 0)),     # Thursday 15:00 -> Monday 15:00
+    (datetime(2026, 7, 24, 15, 30), datetime(2026, 7, 28, 15, 30)),  # Friday 23:30 CST -> Tuesday 23:30
+    # Saturday 01:00 CST is still Friday in UTC: the China date counts. A weekend start counts
+    # from Monday 00:00, so two working days end Tuesday 24:00 (Wednesday 00:00 CST).
+    (datetime(2026, 7, 24, 17, 0), datetime(2026, 7, 28, 16, 0)),
+    (datetime(2026, 7, 26, 15, 0), datetime(2026, 7, 28, 16, 0)),   # Sunday 23:00 CST
+])
+def test_two_working_days_skip_the_weekend_in_china_time(start, due):
+    assert add_working_days(start, 2) == due
+
+
+def test_forwarding_mistakes_are_refused_with_the_reason(officers, clock, auth, client):
+    ev = first_report(officers["xinxi"], WENTANG_VILLAGE, affected_population=10)
+    r = forward(client, auth, ev, "复报")
+    assert r.status_code == 422 and "初报、续报 或 核报" in r.get_json()["detail"]
+    r = forward(client, auth, ev, "续报")
+    assert r.status_code == 409 and "请先转报初报" in r.get_json()["detail"]
+    assert forward(client, auth, ev, "续报", user="xinxi").status_code == 403
+
+    clock.advance(minutes=50)  # 10:50 CST
+    assert forward(client, auth, ev, "初报").status_code == 201
+    r = forward(client, auth, ev)
+    assert r.status_code == 409 and "2026-07-20 10:50（北京时间）" in r.get_json()["detail"]
+    assert r.get_json()["forwarded_at"] == "2026-07-20T02:50:00Z"
+
+    # 温塘村 is still developing: no 核报 yet (the place is named).
+    r = forward(client, auth, ev, "核报")
+    assert r.status_code == 409 and "灾情仍在发展" in r.get_json()["detail"] and "温塘村" in r.get_json()["detail"]
+
+    clock.set(datetime(2026, 7, 20, 23, 0))  # Tuesday 07:00 CST
+    assert forward(client, auth, ev, "续报").status_code == 201
+    clock.advance(hours=3)  # 10:00 CST, same day
+    r = forward(client, auth, ev, "续报")
+    assert r.status_code == 409 and "2026-07-21 的续报已于 2026-07-21 07:00（北京时间）报送过" in r.get_json()["detail"]
+    clock.advance(hours=16)  # Wednesday 02:00 CST: a new day, a new 续报
+    assert forward(client, auth, ev, "续报").status_code == 201
+
+    # 温塘村 stops developing: the 核报 is due, not another 续报.
+    _, res = push_one(officers["xinxi"], report("续报", WENTANG_VILLAGE, event_id=ev, affected_population=12, developing=False))
+    assert res["status"] == "applied"
+    clock.advance(days=1)
+    r = forward(client, auth, ev, "续报")
+    assert r.status_code == 409 and r.get_json()["detail"] == "灾情已稳定，应报核报。"
+    assert forward(client, auth, ev, "核报").status_code == 201
+    r = forward(client, auth, ev, "核报")
+    assert r.status_code == 409 and "报送过该事件的核报" in r.get_json()["detail"]
 
 
 def test_ten_dead_or_missing_goes_straight_up(officers, clock, auth, client):

@@ -148,7 +148,8 @@ export const mapLayer = (layer, query) => get(`/console/map/${layer}`, query);
 export const disasterEvents = () => optional('/disasters/events');
 export const disasterSummary = (eventId, level = 'township') => get(`/disasters/events/${encodeURIComponent(eventId)}/summary`, { level });
 export const disasterChain = (eventId) => get(`/console/disasters/${encodeURIComponent(eventId)}/chain`);
-export const disasterForward = (eventId, note) => post(`/disasters/events/${encodeURIComponent(eventId)}/forward`, { note });
+/** The county passes a stage on (上报): 初报 (default), today's 续报, or the 核报. */
+export const disasterForward = (eventId, note, stage) => post(`/disasters/events/${encodeURIComponent(eventId)}/forward`, { note, stage });
 export const jurisdictions = () => get('/jurisdictions');
 export const enterprises = (query) => get('/enterprises', { per_page: 500, ...query });
 /** Active users of the supervisor's jurisdiction with the given roles (comma separated), for assignment. */

@@ -49,9 +49,26 @@ function renderEvent(s, chain) {
     }
   }
   const late = s.lateness || { townships: [], counties: [] };
-  const forwardBtn = (c) => (c.forwarded_at ? `已转报 ${fmtTime(c.forwarded_at)}` : h('button', { type: 'button', class: 'forward', onclick: async (e) => {
-    try { await busy(e.target, api.disasterForward(s.event_id)); toast('已向上级转报', 'ok'); location.reload(); } catch (err) { showError(err); }
-  } }, '转报上级'));
+  // The county passes each stage on (上报): the 初报 once, a 续报 each day while a place still
+  // develops (due 09:00), the 核报 once every place is stable (due 2 working days later).
+  const stageBtn = (stage, cls, label, done) => h('button', { type: 'button', class: cls, onclick: async (e) => {
+    try { await busy(e.target, api.disasterForward(s.event_id, undefined, stage)); toast(done, 'ok'); location.reload(); } catch (err) { showError(err); }
+  } }, label);
+  const forwardBtn = (c) => (c.forwarded_at ? `已转报 ${fmtTime(c.forwarded_at)}` : stageBtn(undefined, 'forward', '转报上级', '已向上级转报'));
+  const followupOpen = (c) => !c.stable && !c.final_forwarded_at;
+  const followupCell = (c) => {
+    if (c.final_forwarded_at) return '已核报';
+    if (c.stable) return '已稳定，应报核报';
+    const parts = [c.followups_missed.length ? `缺报 ${c.followups_missed.length} 次` : '按时'];
+    if (c.followup_forwarded_today) parts.push(` · 今日已报 ${fmtTime(c.followup_last_forwarded_at)}`);
+    else if (c.forwarded_at) parts.push(' ', stageBtn('续报', 'forward-followup', '报送续报', '已报送今日续报'));
+    return parts;
+  };
+  const finalCell = (c) => {
+    if (c.final_forwarded_at) return [`已核报 ${fmtTime(c.final_forwarded_at)}`, c.final_late ? ' 超时' : ''];
+    if (!c.stable) return '灾情发展中';
+    return [c.forwarded_at ? stageBtn('核报', 'forward-final', '报送核报', '已报送核报') : '', c.final_late ? ' 超时' : ''];
+  };
   return [
     h('div', { class: 'card', style: 'margin-top:16px' },
       h('h2', {}, `${(s.disaster_types || []).join('、')} · ${STAGE_NAMES[s.stage] || s.stage || ''}`,
@@ -66,9 +83,13 @@ function renderEvent(s, chain) {
           h('td', { class: t.first_report_late ? 'late' : 'ok' }, t.first_report_late ? `超时 ${lateBy(t.first_report_late_by_s)}` : '及时'),
           h('td', { class: t.followup_late ? 'late' : '' }, t.stable ? '已核报' : t.followups_missed.length ? `缺报 ${t.followups_missed.length} 次` : '按时'),
           h('td', {}, t.stable ? '—' : fmtTime(t.followup_next_due_at)))))),
-      h('table', { style: 'margin-top:8px' }, h('thead', {}, h('tr', {}, ['县', '转报时限', '转报'].map((t) => h('th', {}, t)))),
-        h('tbody', {}, late.counties.map((c) => h('tr', {}, h('td', {}, c.name || c.code), h('td', {}, fmtTime(c.forward_due_at)),
-          h('td', { class: c.forward_late ? 'late' : 'ok' }, forwardBtn(c), c.forward_late ? ' 超时' : '')))))),
+      h('table', { style: 'margin-top:8px', id: 'county-deadlines' }, h('thead', {}, h('tr', {}, ['县', '转报时限', '转报', '县级续报（每日 9 时）', '下次续报', '核报时限', '核报'].map((t) => h('th', {}, t)))),
+        h('tbody', {}, late.counties.map((c) => h('tr', { dataset: { county: c.code } }, h('td', {}, c.name || c.code), h('td', {}, fmtTime(c.forward_due_at)),
+          h('td', { class: c.forward_late ? 'late' : 'ok' }, forwardBtn(c), c.forward_late ? ' 超时' : ''),
+          h('td', { class: c.followup_late ? 'late' : followupOpen(c) ? '' : 'ok' }, followupCell(c)),
+          h('td', {}, followupOpen(c) ? fmtTime(c.followup_next_due_at) : '—'),
+          h('td', {}, c.final_due_at ? fmtTime(c.final_due_at) : '稳定后 2 个工作日'),
+          h('td', { class: c.final_late ? 'late' : c.final_forwarded_at ? 'ok' : '' }, finalCell(c))))))),
     h('div', { class: 'card', style: 'margin-top:16px', id: 'chains' }, h('h3', {}, '各地报送链'),
       h('table', {}, h('thead', {}, h('tr', {}, ['地点', '阶段', '发生', '接收', '报告人', '照片', ...MAIN.map((k) => FIGURE_NAMES[k])].map((t) => h('th', {}, t)))),
         h('tbody', {}, chain.places.flatMap((p) => p.reports.map((r, i) => h('tr', { dataset: { place: p.code } },
