@@ -649,6 +649,12 @@ def server_write(user, entity, record_id, changes, *, device_id=None, create=Fal
 
     def once():
         uow = UnitOfWork(user=user, device_id=device_id, now=utcnow())
+        if record_id in db.session.info.get(_PENDING, {}):
+            # Called from a push's after_apply hook for a record of that same push: the push
+            # writes it last, and would overwrite this write with its own copy.
+            if create:
+                raise registry.Rejected({"id": ["该编号的记录已存在"]}, 409)
+            raise RuntimeError(f"an after_apply hook may not change {entity} {record_id}: its push writes it")
         with db.session.no_autoflush:
             uow.load([record_id])
             rec = uow.records.get(record_id)

@@ -79,8 +79,9 @@ _REGISTRY: dict = {}
 # Hooks called as fn(entity_type, record, ctx) after an op is applied, inside the same
 # transaction (audit log entries, blob references, enqueueing jobs after commit, ...).
 # A hook may complete the record it is given (set ``data`` and promoted columns together):
-# the engine writes such changes back, also for new records it bulk-inserted. It takes
-# no new version for them; they are part of the same change.
+# in a push the records are written after the hooks, so such changes are part of the same
+# change (no new version). A hook may create other records (``engine.server_write``) but
+# not change another record of the same push (``engine.get_record`` shows them).
 after_apply: list = []
 # Hooks called once per transaction as fn([(entity_type, record, ctx), ...]) after the
 # per-op hooks, in the order the ops were applied: for work that reads or locks rows, so a

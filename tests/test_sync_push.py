@@ -140,3 +140,30 @@ def test_the_fast_dump_equals_marshmallows_for_every_entity(app):
             fast += 1
             assert schema._danbing_fast_dump(loaded) == schema.dump(loaded), name
     assert fast >= 1
+
+
+def test_a_hook_sees_the_batchs_own_records_and_cannot_write_them_twice(device):
+    """In a push the records are written after the after_apply hooks: a hook looking a
+    record of the same batch up finds it, and creating it again is refused (409) rather
+    than colliding with the push's own write."""
+    from sync import engine, registry
+    phone = device("wangge")
+    first, second = OP(data=hazard("一号")), OP(data=hazard("二号"))
+    seen = []
+
+    def hook(entity_type, record, ctx):
+        if record.id != first["id"]:
+            return
+        other = engine.get_record("probe", second["id"])
+        try:
+            engine.server_write(None, "probe", second["id"], {"title": "钩子"}, create=True, commit=False)
+        except registry.Rejected as e:
+            seen.append((other.data["title"], e.status))
+    registry.after_apply.append(hook)
+    try:
+        results = phone.push(first, second)["results"]
+    finally:
+        registry.after_apply.remove(hook)
+    assert [r["status"] for r in results] == ["applied", "applied"]
+    assert seen == [("二号", 409)]
+    assert db.session.get(SyncRecord, second["id"]).data["title"] == "二号"
