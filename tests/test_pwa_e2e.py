@@ -325,13 +325,14 @@ def test_shared_phone_keeps_each_users_work_apart(context, live):
 
 
 def wait_notifications(page, n, redeliver=None):
-    # Now and then (1 run in 6 to 10 here) Chromium drops a push delivered through DevTools
-    # to a running, activated worker: the worker's push handler never runs (its IndexedDB log
-    # is not even created; checked 2026-12-07 with the CDP worker events: no error, no state
-    # change). The push is then delivered again, as a push service redelivers an unacknowledged
-    # message. Tagged notifications replace each other, so counts stay exact.
+    # Now and then (1 run in 6 to 10 here) a push delivered through DevTools to a running,
+    # activated worker is not handled for more than 10 s (its IndexedDB log is not even
+    # created; checked 2026-12-07 with the CDP worker events: no error, no state change) and
+    # sometimes handled later still. The push is then delivered again, as a push service
+    # redelivers an unacknowledged message; the late original may show as well, so the log
+    # can hold an extra "shown". Tagged notifications replace each other: counts stay exact.
     for attempt in range(3):
-        for _ in range(25):
+        for _ in range(50):
             if page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)") >= n:
                 return
             page.wait_for_timeout(200)
@@ -389,8 +390,10 @@ def test_push_message_shown_in_chinese_and_click_routed(context, live):
     page.wait_for_selector("main p.muted")
     log = page.evaluate("""new Promise(res => { const q = indexedDB.open('danbing-sw'); q.onsuccess = () => {
         const t = q.result.transaction('log').objectStore('log').getAll(); t.onsuccess = () => res(t.result); }; })""")
-    assert [e["event"] for e in log] == ["shown", "shown", "clicked"]
-    assert log[2]["url"] == f"/#/warnings/{rid}"
+    assert [e["event"] for e in log][-1] == "clicked" and log[-1]["url"] == f"/#/warnings/{rid}"
+    shown_log = [e for e in log if e["event"] == "shown"]
+    assert {e["title"] for e in shown_log} == {"【红色预警】暴雨红色预警", "【新任务】处置单指派给您"}
+    assert len(log) - 1 == len(shown_log) <= 4  # at most the two redeliveries added
     shot(page, "push-routed")
 
 
