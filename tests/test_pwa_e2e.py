@@ -324,20 +324,19 @@ def test_shared_phone_keeps_each_users_work_apart(context, live):
     assert [r.data["title"] for r in records("hazard")] == ["网格员未发送的隐患"]
 
 
-def wait_notifications(page, n, redeliver=None):
-    # Now and then (1 run in 6 to 10 here) a push delivered through DevTools to a running,
-    # activated worker is not handled for more than 10 s (its IndexedDB log is not even
-    # created; checked 2026-12-07 with the CDP worker events: no error, no state change) and
-    # sometimes handled later still. The push is then delivered again, as a push service
-    # redelivers an unacknowledged message; the late original may show as well, so the log
-    # can hold an extra "shown". Tagged notifications replace each other: counts stay exact.
-    for attempt in range(3):
-        for _ in range(50):
+def wait_notifications(page, n, redeliver):
+    # Now and then (1 run in 10 here, on any of the pushes) Chromium leaves a push delivered
+    # through DevTools to a running, activated worker unhandled: the worker's push handler does
+    # not run for 10 s and more, then runs at once when another push arrives (seen 2026-12-07
+    # with the CDP worker events and a server request log: no error, no state change, no
+    # request). So a push not shown within 5 s is delivered again, as a push service redelivers
+    # an unacknowledged message. The late original may show as well: tagged notifications
+    # replace each other, so counts stay exact, but the worker's log can hold extra "shown".
+    for attempt in range(4):
+        for _ in range(25):
             if page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.length)") >= n:
                 return
             page.wait_for_timeout(200)
-        if redeliver is None:
-            break
         redeliver()
     raise AssertionError("no notification shown")
 
@@ -374,11 +373,13 @@ def test_push_message_shown_in_chinese_and_click_routed(context, live):
     assert n["data"]["url"] == f"/#/warnings/{rid}" and n["data"]["color"] == "#d32f2f"
 
     # An assignment with no level gets the default icon and a Chinese prefix.
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live.url, "registrationId": reg["registrationId"],
-                                                  "data": json.dumps({"kind": "assignment", "title": "处置单指派给您",
-                                                                      "body": "配电箱未上锁", "url": "/#/hazard/x",
-                                                                      "severity": "normal"}, ensure_ascii=False)})
-    wait_notifications(page, 2)
+    def deliver_assignment():
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": live.url, "registrationId": reg["registrationId"],
+                                                      "data": json.dumps({"kind": "assignment", "title": "处置单指派给您",
+                                                                          "body": "配电箱未上锁", "url": "/#/hazard/x",
+                                                                          "severity": "normal"}, ensure_ascii=False)})
+    deliver_assignment()
+    wait_notifications(page, 2, redeliver=deliver_assignment)
     titles = page.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.map(n => n.title))")
     assert "【新任务】处置单指派给您" in titles
 
@@ -393,7 +394,7 @@ def test_push_message_shown_in_chinese_and_click_routed(context, live):
     assert [e["event"] for e in log][-1] == "clicked" and log[-1]["url"] == f"/#/warnings/{rid}"
     shown_log = [e for e in log if e["event"] == "shown"]
     assert {e["title"] for e in shown_log} == {"【红色预警】暴雨红色预警", "【新任务】处置单指派给您"}
-    assert len(log) - 1 == len(shown_log) <= 4  # at most the two redeliveries added
+    assert len(log) - 1 == len(shown_log)
     shot(page, "push-routed")
 
 
