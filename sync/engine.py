@@ -496,9 +496,10 @@ def _conflict_errors(lost):
 def take_seqs(n):
     """Reserve ``n`` pull sequence numbers; returns the first.
 
-    Call it at the END of a transaction (after reads and decisions; only the writes, hooks
-    and commit after it): the counter row stays locked until commit, which is what makes
-    sequence order equal commit order, and every other writer waits on it meanwhile.
+    Call it at the END of a transaction (after reads, decisions and, in a push, the hooks;
+    only the records' writes and the commit after it): the counter row stays locked until
+    commit, which is what makes sequence order equal commit order, and every other writer
+    waits on it meanwhile.
     """
     value = db.session.execute(update(SyncCounter).where(SyncCounter.id == 1)
                                .values(value=SyncCounter.value + n).returning(SyncCounter.value)).scalar()

@@ -5,8 +5,9 @@ promoted, indexed columns of ``registry.PROMOTED``). ``SyncOp`` remembers the re
 every op by ``op_id`` (idempotency). ``SyncConflict`` keeps each value overwritten by a
 merge so that a supervisor can see and restore it. ``SyncScopeExit`` remembers who could
 see a record before it moved (reassigned, re-homed) so their next pull drops it.
-``SyncCounter`` is the single row whose increment, taken as the last statement before
-commit, hands out pull sequence numbers in commit order (see docs/sync-protocol.md).
+``SyncCounter`` is the single row whose increment, taken at the very end of a write
+transaction (only the records' own writes and the commit come after it), hands out pull
+sequence numbers in commit order (see docs/sync-protocol.md).
 """
 from server.clock import utcnow
 from server.extensions import db
