@@ -324,6 +324,144 @@ def test_shared_phone_keeps_each_users_work_apart(context, live):
     assert [r.data["title"] for r in records("hazard")] == ["网格员未发送的隐患"]
 
 
+def device_value(page, key):
+    """A value in the phone's device store (danbing-device), as JSON (typed arrays as lists)."""
+    return page.evaluate("""(key) => new Promise((res, rej) => { const q = indexedDB.open('danbing-device');
+        q.onsuccess = () => { const t = q.result.transaction('kv').objectStore('kv').get(key);
+          t.onsuccess = () => { const v = t.result; q.result.close();
+            res(v && v.salt ? {...v, salt: [...v.salt], hash: [...v.hash]} : v ?? null); }; };
+        q.onerror = () => rej(q.error); })""", key)
+
+
+def submit_login(page, username, password):
+    """Fill the login form and wait for its answer (an error; this helper is for refusals)."""
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form.login button[type=submit]")
+    page.wait_for_selector("form.login button[type=submit]:not([disabled])")
+    return page.inner_text("form.login .errors")
+
+
+def wait_sent(page, timeout=45):
+    """Until the outbox has sent everything, without starting a sync (the app must do it)."""
+    import time
+    end = time.monotonic() + timeout
+    while True:
+        s = pt.outbox_call(page, "outbox.status().then(s => ({pending: s.pending.length, uploads: s.uploads.length, "
+                                 "syncing: s.syncing, lastSync: s.lastSync, lastError: s.lastError}))")
+        if not s["syncing"] and not s["pending"] and not s["uploads"] and s["lastSync"]:
+            return s
+        assert time.monotonic() < end, f"the app did not sync by itself: {s}"
+        page.wait_for_timeout(400)
+
+
+def go_offline_logged_out(page, context, username="wangge"):
+    """A user who has logged in on this phone before logs out, then the network goes."""
+    pt.login(page, username)
+    page.click("text=退出登录")
+    page.wait_for_selector("form.login")
+    context.set_offline(True)
+    page.wait_for_selector("form.login .offline-hint:not([hidden])")
+
+
+def test_offline_login_records_and_syncs_once_when_back_online(context, live):
+    page = context.new_page()
+    go_offline_logged_out(page, context)
+    # The online login left a verifier on the phone, not the password.
+    v = device_value(page, "offline_login:wangge")
+    assert v["username"] == "wangge" and v["user"]["role"] == "grid_member" and "Danbing@2026" not in json.dumps(v)
+    assert len(v["salt"]) == 16 and len(v["hash"]) == 32 and v["iterations"] >= 200000
+    shot(page, "offline-login")
+
+    pt.login(page, "wangge")  # no network: checked against the verifier
+    assert page.inner_text("#session-note") == "离线登录：联网后自动验证"
+    assert pt.outbox_call(page, "import('/js/api.js').then(api => api.tokens())") is None
+    fill_hazard(page, "离线登录后发现的隐患")
+    page.click("[data-action=save]")
+    page.wait_for_selector("section.card[data-id]")
+    shot(page, "offline-login-recorded")
+    assert records("hazard") == []
+
+    # The network comes back: the app logs in online by itself and sends the hazard.
+    context.set_offline(False)
+    wait_sent(page)
+    page.wait_for_selector("#session-note", state="hidden")
+    assert pt.outbox_call(page, "import('/js/session.js').then(s => s.state())") == "online"
+    assert pt.outbox_call(page, "import('/js/api.js').then(api => api.tokens()).then(t => !!t.access_token)")
+    hazards = records("hazard")
+    assert [h.data["title"] for h in hazards] == ["离线登录后发现的隐患"]
+    assert len(hazards[0].data["photos"]) == 1 and len(hazards[0].data["voice_notes"]) == 1 and blob_count() == 2
+    assert device_value(page, "offline_login:wangge")["salt"] != v["salt"]  # renewed by that login
+    pt.outbox_call(page, "outbox.sync('again')")
+    assert len(records("hazard")) == 1 and blob_count() == 2
+    assert not context.errors, context.errors
+
+
+def test_offline_login_refuses_wrong_password_and_new_user(context, live):
+    page = context.new_page()
+    go_offline_logged_out(page, context)
+    assert submit_login(page, "wangge", "Danbing@2025").startswith("密码错误（离线登录）")
+    shot(page, "offline-login-refused")
+    assert submit_login(page, "xinxi", "Danbing@2026") == "本机尚未联网登录过该账号，首次登录需要联网"
+    # Five wrong passwords lock the offline login, the right one included, until an online login.
+    for _ in range(4):
+        assert "密码错误（离线登录）" in submit_login(page, "wangge", "guess")
+    assert "离线登录已锁定" in submit_login(page, "wangge", "Danbing@2026")
+    assert page.is_hidden("#mine")
+    context.set_offline(False)
+    pt.login(page, "wangge")
+    page.click("text=退出登录")
+    page.wait_for_selector("form.login")
+    context.set_offline(True)
+    pt.login(page, "wangge")
+    assert page.inner_text("#session-note") == "离线登录：联网后自动验证"
+
+
+def test_offline_login_refused_by_server_keeps_unsent_work(context, live, demo):
+    from server.extensions import db
+    page = context.new_page()
+    go_offline_logged_out(page, context)
+    pt.login(page, "wangge")
+    pt.outbox_call(page, "outbox.save('hazard', null, {title: '改密码前离线上报', risk_level: '黄'})")
+    # Meanwhile the password is changed on the server (the old one leaked, say).
+    demo["wangge"].set_password("Danbing@2027")
+    db.session.commit()
+
+    context.set_offline(False)
+    page.wait_for_selector("form.login", timeout=30000)
+    assert page.inner_text("form.login .errors") == "密码已变更或账号已停用，请联网重新登录"
+    assert page.input_value("input[name=username]") == "wangge"
+    shot(page, "offline-login-expired")
+    assert device_value(page, "offline_login:wangge") is None and records("hazard") == []
+
+    pt.login(page, "wangge", "Danbing@2027")
+    assert "改密码前离线上报" in page.inner_text("#mine")
+    pt.wait_synced(page)
+    assert [r.data["title"] for r in records("hazard")] == ["改密码前离线上报"]
+
+
+def test_reload_after_offline_login_asks_to_log_in_again(context, live):
+    page = context.new_page()
+    go_offline_logged_out(page, context)
+    pt.login(page, "wangge")
+    pt.outbox_call(page, "outbox.save('hazard', null, {title: '重开页面前的隐患', risk_level: '蓝'})")
+    page.reload()  # the password held in memory is gone; the user and the work stay
+    page.wait_for_selector("#mine .item")
+    assert "联网后需重新登录" in page.inner_text("#session-note")
+
+    context.set_offline(False)
+    page.wait_for_selector("#session-note button:not([hidden])")
+    status = pt.outbox_call(page, "outbox.sync('t').then(() => outbox.status())")
+    assert "请重新登录" in status["lastError"] and len(status["pending"]) == 1 and records("hazard") == []
+    shot(page, "offline-login-reloaded")
+    page.click("#session-note button")
+    page.wait_for_selector("form.login")
+    assert page.input_value("input[name=username]") == "wangge"
+    pt.login(page, "wangge")
+    pt.wait_synced(page)
+    assert [r.data["title"] for r in records("hazard")] == ["重开页面前的隐患"]
+
+
 def wait_notifications(page, n, redeliver):
     # Now and then (1 run in 10 here, on any of the pushes) Chromium leaves a push delivered
     # through DevTools to a running, activated worker unhandled: the worker's push handler does

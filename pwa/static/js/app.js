@@ -63,12 +63,13 @@ function drawTabs() {
 async function drawStatus() {
   const user = session.current();
   document.getElementById("who").textContent = user ? `${user.display_name || user.username} · ${ROLES[user.role] || user.role}` : "";
+  drawSessionNote();
   const pill = document.getElementById("sync-pill");
   const btn = document.getElementById("sync-now");
   btn.hidden = !user;
   if (!user) { pill.textContent = ""; return; }
-  const s = await outbox.status();
-  if (!s) return;
+  const s = await outbox.status().catch(() => null);
+  if (!s || session.current() !== user) return; // logged out meanwhile: that status is stale
   const waiting = s.pending.length + s.uploads.length;
   const bad = s.rejected.length + s.conflicts.length;
   pill.className = `pill ${bad ? "bad" : waiting ? "wait" : "ok"}`;
@@ -77,6 +78,24 @@ async function drawStatus() {
   pill.textContent = [s.syncing ? "同步中…" : !s.online ? "离线" : waiting ? "" : "已同步",
     s.pending.length ? `待发 ${s.pending.length}` : "", s.uploads.length ? `附件 ${s.uploads.length}` : "",
     bad ? `需处理 ${bad}` : ""].filter(Boolean).join(" · ");
+}
+
+// An offline login is shown until the server has confirmed it; after a reload the password
+// it needs is gone, and the user is asked to log in again (nothing unsent is lost by that).
+function drawSessionNote() {
+  const state = session.state();
+  const note = document.getElementById("session-note");
+  const [text, btn] = note.children;
+  note.hidden = state !== "offline" && state !== "unverified";
+  note.dataset.state = state || "";
+  btn.hidden = state !== "unverified" || !navigator.onLine;
+  text.textContent = state === "offline" ? "离线登录：联网后自动验证"
+    : !navigator.onLine ? "离线登录：页面已重新打开，联网后需重新登录才能同步" : "离线登录未经服务器验证：请重新登录，未发送的数据会保留并同步";
+  btn.onclick = () => {
+    const who = session.current();
+    session.setNotice(who && who.username, "请重新登录以同步未发送的数据（数据已保留在本机）");
+    logout();
+  };
 }
 
 async function logout() {
@@ -168,6 +187,7 @@ async function main() {
     const b = document.querySelector(`.badge[data-sha="${e.detail.sha256}"]`);
     if (b) b.textContent = `上传中 ${Math.floor((e.detail.sent / e.detail.total) * 100)}%`;
   });
+  session.events.addEventListener("expired", () => logout()); // the login screen says why
   window.addEventListener("online", drawStatus);
   window.addEventListener("offline", drawStatus);
   document.getElementById("sync-now").onclick = () => { outbox.sync("button"); toast("正在同步…"); };

@@ -153,7 +153,9 @@ export function sync(reason = "manual") {
     } catch (e) {
       failures += 1;
       lastError = e instanceof api.Offline ? "离线：网络恢复后自动同步" : e.message;
-      if (e instanceof api.ApiError && e.status === 401) lastError = "登录已失效，请重新登录后同步";
+      if (e instanceof api.ApiError && e.status === 401) {
+        lastError = e.problem.code === "relogin_required" ? e.message : "登录已失效，请重新登录后同步";
+      }
       // Backoff: 5 s, 10 s, 20 s ... at most 5 minutes, with jitter so a reconnecting
       // county does not hit the server in step.
       schedule(Math.min(300000, 5000 * 2 ** Math.min(failures - 1, 6)) * (0.8 + Math.random() * 0.4));
@@ -197,8 +199,7 @@ async function heldRecords(all) {
 }
 
 async function pushOps() {
-  const auth = await api.tokens();
-  if (!auth) throw new api.ApiError(401, { detail: "请重新登录" });
+  const auth = await api.ensureTokens(); // an offline login logs in online here, once the network is back
   for (;;) {
     const all = (await db.ops()).sort((a, b) => a.seq - b.seq);
     const held = await heldRecords(all);
@@ -459,6 +460,6 @@ export async function exportUnsent() {
     files.push({ ...rest, base64: btoa(bin) });
   }
   const doc = { format: "danbing-unsent/1", exported_at: nowIso(), user: await db.metaGet("user"),
-    device_id: ((await api.tokens()) || {}).device_id || null, ops, records, files, positions: await db.positions(100000) };
+    device_id: ((await api.tokens()) || {}).device_id || (await db.deviceGet("device_id")) || null, ops, records, files, positions: await db.positions(100000) };
   return new Blob([JSON.stringify(doc)], { type: "application/json" });
 }

@@ -8,25 +8,38 @@ import { INDICATORS } from "./entities.js";
 
 export async function login(root, _p, _q, ctx) {
   if (session.current()) { location.hash = "#/"; return; }
-  const err = h("p", { class: "errors", role: "alert" });
+  const notice = session.loginNotice();
+  const err = h("p", { class: "errors", role: "alert" }, notice ? notice.message : "");
+  const submit = h("button", { class: "btn primary", type: "submit" }, "登录");
+  const offlineHint = h("p", { class: "muted offline-hint" }, "当前离线：曾在本机联网登录过的账号可以离线登录，联网后自动验证。");
+  const onNet = () => { offlineHint.hidden = navigator.onLine; };
   const form = h("form", { class: "card login", onsubmit: async (e) => {
     e.preventDefault();
     err.textContent = "";
     const fd = new FormData(form);
+    submit.disabled = true;
+    submit.textContent = "登录中…";
     try {
       await session.login(fd.get("username"), fd.get("password"));
       location.hash = "#/";
       await ctx.afterLogin();
     } catch (ex) {
-      err.textContent = ex.name === "Offline" || ex.message === "网络不可用" ? "无法连接服务器：首次登录需要联网。" : ex.message;
+      err.textContent = ex.message;
+    } finally {
+      submit.disabled = false;
+      submit.textContent = "登录";
     }
   } },
   h("h2", {}, "登录"),
-  h("label", { class: "field" }, h("span", {}, "用户名"), h("input", { name: "username", autocomplete: "username", required: true })),
+  h("label", { class: "field" }, h("span", {}, "用户名"), h("input", { name: "username", autocomplete: "username", required: true, value: notice ? notice.username || "" : "" })),
   h("label", { class: "field" }, h("span", {}, "密码"), h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
-  h("button", { class: "btn primary", type: "submit" }, "登录"), err,
+  submit, err, offlineHint,
   h("p", { class: "muted" }, "同一部手机可多人轮流使用：每人的数据分开保存，退出登录不会删除未发送的数据，也不会给下一位用户看到。"));
+  onNet();
+  window.addEventListener("online", onNet);
+  window.addEventListener("offline", onNet);
   mount(root, form);
+  return () => { window.removeEventListener("online", onNet); window.removeEventListener("offline", onNet); };
 }
 
 const TITLE = (r) => (r.data && (r.data.title || (r.data.disaster_types || []).join("、") + (r.data.stage || ""))) || ENTITY_NAMES[r.entity];
