@@ -63,8 +63,16 @@ def iso(dt):
     return None if dt is None else dt.isoformat() + "Z"
 
 
+def to_cst(utc_naive):
+    """A naive-UTC moment (as stored) as an aware China-time datetime."""
+    return utc_naive.replace(tzinfo=timezone.utc).astimezone(CST)
+
+
+def from_cst(local):
+    """An aware datetime back to naive UTC (as stored)."""
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
 def cst_day_start(utc_naive):
     """00:00 China time of the day ``utc_naive`` falls on, as naive UTC."""
-    local = utc_naive.replace(tzinfo=timezone.utc).astimezone(CST)
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return start.astimezone(timezone.utc).replace(tzinfo=None)
+    return from_cst(to_cst(utc_naive).replace(hour=0, minute=0, second=0, microsecond=0))

@@ -7,7 +7,7 @@ round does not fulfil the county's monthly one). Periods follow China Standard T
 days, ISO weeks (from Monday) and calendar months. A period not yet over is ``open`` and
 its unvisited points are ``pending``, not missed.
 """
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import or_, select
 
@@ -18,29 +18,21 @@ from server.models.jurisdiction import scope_prefix
 from sync import scope
 from sync.models import SyncRecord
 
-from .common import CST, iso, parse_dt
+from .common import from_cst, iso, parse_dt, to_cst
 from .patrols import PATROL, PLAN, POINT
 
 MAX_PERIODS = 400
 
 
-def _cst(dt):
-    return dt.replace(tzinfo=timezone.utc).astimezone(CST)
-
-
-def _utc(local):
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
-
-
 def periods(frequency, start, end):
     """[(period start, period end)] in naive UTC covering [start, end), aligned in CST."""
-    local = _cst(start).replace(hour=0, minute=0, second=0, microsecond=0)
+    local = to_cst(start).replace(hour=0, minute=0, second=0, microsecond=0)
     if frequency == "weekly":
         local -= timedelta(days=local.weekday())
     elif frequency == "monthly":
         local = local.replace(day=1)
     out = []
-    while _utc(local) < end:
+    while from_cst(local) < end:
         if frequency == "daily":
             nxt = local + timedelta(days=1)
         elif frequency == "weekly":
@@ -51,7 +43,7 @@ def periods(frequency, start, end):
             nxt = None
         if nxt is None:
             return [(start, end)]
-        out.append((_utc(local), _utc(nxt)))
+        out.append((from_cst(local), from_cst(nxt)))
         local = nxt
         if len(out) > MAX_PERIODS:
             raise BadRequest(f"时间范围过长：最多 {MAX_PERIODS} 个周期。")

@@ -28,7 +28,7 @@ Deadlines (自然灾害情况统计调查制度; times in China Standard Time):
 A county passes a stage on with ``forward``: 初报 and 核报 once per county and event, 续报
 once per county, event and (China) day.
 """
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +40,7 @@ from server.models import Jurisdiction
 from server.models.jurisdiction import covers, level_of, scope_prefix
 from sync.models import SyncRecord
 
-from .common import CST, cst_day_start, iso, parse_dt
+from .common import cst_day_start, from_cst, iso, parse_dt, to_cst
 from .disasters import ENTITY, FINAL, INDICATORS, INITIAL, STAGE_RANK, STAGES, UPDATE
 from .models import DisasterForward
 
@@ -153,7 +153,7 @@ def place_stable(r):
 
 def cst_date(utc_naive):
     """The China-Standard-Time calendar date of a naive-UTC moment."""
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(CST).date()
+    return to_cst(utc_naive).date()
 
 
 def add_working_days(utc_naive, n):
@@ -164,7 +164,7 @@ def add_working_days(utc_naive, n):
     Public holidays (国庆, 春节, ...) and the 调休 make-up working days on weekends are NOT
     modelled: over a holiday the deadline shown is earlier than the official calendar's.
     """
-    local = utc_naive.replace(tzinfo=timezone.utc).astimezone(CST)
+    local = to_cst(utc_naive)
     if local.weekday() >= 5:
         local = (local + timedelta(days=7 - local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     added = 0
@@ -172,7 +172,7 @@ def add_working_days(utc_naive, n):
         local += timedelta(days=1)
         if local.weekday() < 5:
             added += 1
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
+    return from_cst(local)
 
 
 def _daily_due(first_at, hour, now, met):
@@ -336,7 +336,7 @@ def list_events(viewer, *, late_only=False, limit=200, now=None):
 
 
 def _cst_text(utc_naive):
-    return utc_naive.replace(tzinfo=timezone.utc).astimezone(CST).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+    return to_cst(utc_naive).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
 
 
 def forward(viewer, event_id, note=None, stage=None, now=None):
