@@ -3,16 +3,13 @@
 Nothing from the app is imported at module level: the scripts set DATABASE_URL and
 DANBING_INSTANCE_DIR before they import ``server``.
 """
-import socket
 import sys
 from pathlib import Path
 
+# The scripts put the repo root on sys.path before importing this module.
+from pwa.testing import free_port
 
-def free_port():
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["free_port", "pct", "fresh_schema"]
 
 
 def pct(values, p):

@@ -13,11 +13,7 @@ import uuid
 
 import pytest
 
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from pwa.testing import free_port
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +35,7 @@ def gunicorn_server(_app, tmp_path_factory):
     from pathlib import Path
     import requests
     root = tmp_path_factory.mktemp("gunicorn")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, DATABASE_URL=os.environ.get("DATABASE_URL") or _app.config["SQLALCHEMY_DATABASE_URI"],
                STORAGE_URL=f"file://{root / 'blobs'}", UPLOAD_TMP_DIR=str(root / "uploads"))
     exe = os.path.join(os.path.dirname(sys.executable), "gunicorn")
@@ -69,7 +65,7 @@ def gunicorn_server(_app, tmp_path_factory):
 @pytest.fixture(scope="session")
 def moto_s3():
     """moto's S3-speaking server as a separate process on loopback; yields its endpoint."""
-    port = _free_port()
+    port = free_port()
     # moto accepts any credentials; these are placeholders, not secrets.
     for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                  ("AWS_DEFAULT_REGION", "us-east-1")):
